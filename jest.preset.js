@@ -31,7 +31,7 @@ export function jestConfig(projectDir, { coverageLines, ...overrides } = {}) {
     },
     coverageDirectory: join(workspaceRoot, 'coverage', projectRoot.slice(workspaceRoot.length + 1)),
     coverageReporters: ['text-summary', 'lcov'],
-    collectCoverageFrom: ['<rootDir>/src/**/*.ts', '!<rootDir>/src/**/*.test.ts'],
+    collectCoverageFrom: ['<rootDir>/src/**/*.ts', '!<rootDir>/src/**/*.test.ts', '!<rootDir>/src/**/*.test-helpers.ts'],
     ...(coverageLines === undefined
       ? {}
       : { collectCoverage: true, coverageThreshold: { global: { lines: coverageLines } } }),

@@ -1,0 +1,82 @@
+import { GATEWAY_API_GROUP, type HTTPBackendRef, type HTTPRoute, type HTTPRouteRule, type ParentReference } from '@kaos/api-types';
+
+/** Fields of a route spec that this project never sets: present on a live route, they are drift. */
+const UNOWNED_SPEC_FIELDS = ['hostnames'] as const;
+
+/** The value when it is a list, else an empty list: a malformed live route must not crash the comparison. */
+function listOf<T>(value: T[] | undefined): T[] {
+  return Array.isArray(value) ? value : [];
+}
+
+function withParentDefaults(ref: ParentReference, routeNamespace: string | undefined): ParentReference {
+  return { group: GATEWAY_API_GROUP, kind: 'Gateway', namespace: routeNamespace, ...ref };
+}
+
+function withBackendDefaults(ref: HTTPBackendRef, routeNamespace: string | undefined): HTTPBackendRef {
+  return { group: '', kind: 'Service', namespace: routeNamespace, weight: 1, ...ref };
+}
+
+function withRuleDefaults(rule: HTTPRouteRule, routeNamespace: string | undefined): HTTPRouteRule {
+  return {
+    ...rule,
+    matches: (rule.matches === undefined ? [{}] : listOf(rule.matches)).map((match) => ({ ...match, path: { type: 'PathPrefix', value: '/', ...match.path } })),
+    backendRefs: listOf(rule.backendRefs).map((ref) => withBackendDefaults(ref, routeNamespace)),
+  };
+}
+
+/** The route spec with every value the API server defaults spelled out, so equal routes compare equal. */
+function normalizedSpec(route: HTTPRoute): HTTPRoute['spec'] {
+  const namespace = route.metadata.namespace;
+  return {
+    ...route.spec,
+    parentRefs: listOf(route.spec.parentRefs).map((ref) => withParentDefaults(ref, namespace)),
+    rules: listOf(route.spec.rules).map((rule) => withRuleDefaults(rule, namespace)),
+  };
+}
+
+/**
+ * Whether `live` holds everything `desired` says: objects may carry extra keys (defaults of newer
+ * Gateway API versions, other writers' additions), arrays must match element by element.
+ */
+function covers(desired: unknown, live: unknown): boolean {
+  if (Array.isArray(desired)) {
+    return Array.isArray(live) && live.length === desired.length && desired.every((item, index) => covers(item, live[index]));
+  }
+  if (typeof desired === 'object' && desired !== null) {
+    if (typeof live !== 'object' || live === null || Array.isArray(live)) return false;
+    return Object.entries(desired).every(([key, value]) => value === undefined || covers(value, (live as Record<string, unknown>)[key]));
+  }
+  return desired === live;
+}
+
+/**
+ * What differs between the route we want and the route in the cluster, as field paths; empty when
+ * no write is needed. Ignores API-server defaults and what others add (status, foreign labels and
+ * annotations, fields newer Gateway API versions default), so the controller never loops.
+ */
+export function routeDifferences(desired: HTTPRoute, live: HTTPRoute): string[] {
+  const differences: string[] = [];
+  for (const [key, value] of Object.entries(desired.metadata.labels ?? {})) {
+    if (live.metadata.labels?.[key] !== value) differences.push(`metadata.labels[${JSON.stringify(key)}]`);
+  }
+  for (const owner of desired.metadata.ownerReferences ?? []) {
+    const present = (live.metadata.ownerReferences ?? []).some(
+      (ref) => ref.uid === owner.uid && ref.kind === owner.kind && ref.apiVersion === owner.apiVersion && ref.controller === owner.controller,
+    );
+    if (!present) differences.push('metadata.ownerReferences');
+  }
+  const desiredSpec = normalizedSpec(desired);
+  const liveSpec = normalizedSpec(live);
+  for (const key of new Set([...Object.keys(desiredSpec), ...UNOWNED_SPEC_FIELDS])) {
+    const want = desiredSpec[key];
+    const have = liveSpec[key];
+    const unownedButSet = want === undefined && Array.isArray(have) ? have.length > 0 : want === undefined && have !== undefined;
+    if (want === undefined ? unownedButSet : !covers(want, have)) differences.push(`spec.${key}`);
+  }
+  return differences;
+}
+
+/** Whether the live route must be written to match the desired one (see routeDifferences). */
+export function routeNeedsUpdate(desired: HTTPRoute, live: HTTPRoute): boolean {
+  return routeDifferences(desired, live).length > 0;
+}
