@@ -1,0 +1,21 @@
+// Bundles one app into a single ESM file for its container image: dist/apps/<app>/main.js.
+import { build } from 'esbuild';
+
+const app = process.argv[2];
+if (!app) {
+  console.error('usage: node scripts/bundle-app.mjs <webhook|controller>');
+  process.exit(2);
+}
+await build({
+  entryPoints: [`apps/${app}/src/main.ts`],
+  outfile: `dist/apps/${app}/main.js`,
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node22',
+  sourcemap: true,
+  tsconfig: `apps/${app}/tsconfig.json`,
+  // CommonJS dependencies (express, winston) call require(); give the ESM bundle one.
+  banner: { js: "import { createRequire as __kaosCreateRequire } from 'node:module'; const require = __kaosCreateRequire(import.meta.url);" },
+  logLevel: 'info',
+});
