@@ -5,4 +5,5 @@ export * from './gateway-api.js';
 export * from './kinds.js';
 export * from './crd.js';
 export * from './problems.js';
+export * from './admission.js';
 export * from './validation.js';

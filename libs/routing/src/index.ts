@@ -1,3 +1,5 @@
+export * from './admission.js';
+export * from './claims.js';
 export * from './config.js';
 export * from './diff.js';
 export * from './duration.js';
