@@ -1,0 +1,82 @@
+import { describe, expect, it } from '@jest/globals';
+import { ConfigError, type Environment } from '@kaos/routing';
+import { certificateDnsNames, loadWebhookConfig } from './config.js';
+
+const base: Environment = { POD_NAMESPACE: 'kaos-system', WEBHOOK_SERVICE_NAME: 'kaos-operator-webhook' };
+
+describe('loadWebhookConfig', () => {
+  it('fills in the defaults', () => {
+    const config = loadWebhookConfig(base);
+    expect(config).toMatchObject({
+      webhookPort: 9443,
+      healthPort: 8081,
+      tlsMode: 'generate',
+      secretName: 'kaos-operator-webhook-tls',
+      extraDnsNames: [],
+      extraIpAddresses: [],
+      maxBodyBytes: 3.5 * 1024 * 1024,
+      shutdownGraceSeconds: 10,
+    });
+    expect(certificateDnsNames(config)).toEqual(['kaos-operator-webhook.kaos-system.svc', 'kaos-operator-webhook.kaos-system.svc.cluster.local']);
+  });
+
+  it('reads every variable', () => {
+    const config = loadWebhookConfig({
+      ...base,
+      WEBHOOK_PORT: '10443',
+      HEALTH_PORT: '10080',
+      BIND_ADDRESS: '127.0.0.1',
+      WEBHOOK_SECRET_NAME: 'certs',
+      TLS_EXTRA_DNS_NAMES: 'localhost, webhook.local',
+      TLS_EXTRA_IPS: '127.0.0.1,::1',
+      MUTATING_WEBHOOK_CONFIGURATION: 'm',
+      VALIDATING_WEBHOOK_CONFIGURATION: 'v',
+      MAX_BODY_BYTES: '2048',
+      SHUTDOWN_GRACE_SECONDS: '0',
+    });
+    expect(config).toMatchObject({
+      webhookPort: 10443,
+      healthPort: 10080,
+      bindAddress: '127.0.0.1',
+      secretName: 'certs',
+      extraDnsNames: ['localhost', 'webhook.local'],
+      extraIpAddresses: ['127.0.0.1', '::1'],
+      mutatingWebhookConfiguration: 'm',
+      validatingWebhookConfiguration: 'v',
+      maxBodyBytes: 2048,
+      shutdownGraceSeconds: 0,
+    });
+    expect(certificateDnsNames(config)).toContain('webhook.local');
+  });
+
+  it('needs no Service or namespace in files mode', () => {
+    expect(loadWebhookConfig({ TLS_MODE: 'files', TLS_CERT_DIR: '/certs' })).toMatchObject({ tlsMode: 'files', tlsCertDir: '/certs' });
+  });
+
+  it.each<[string, Environment, string[]]>([
+    ['a port out of range', { ...base, WEBHOOK_PORT: '70000' }, ['WEBHOOK_PORT: must be a whole number from 1 to 65535, not "70000"']],
+    ['equal ports', { ...base, WEBHOOK_PORT: '8081' }, ['HEALTH_PORT: must differ from WEBHOOK_PORT (8081)']],
+    ['an unknown TLS mode', { ...base, TLS_MODE: 'acme' }, ['TLS_MODE: must be "generate" or "files", not "acme"']],
+    [
+      'generate mode without identity',
+      {},
+      ['POD_NAMESPACE: is required when TLS_MODE is generate', 'WEBHOOK_SERVICE_NAME: is required', 'WEBHOOK_SECRET_NAME: is required'],
+    ],
+    ['a Service name with dots', { ...base, WEBHOOK_SERVICE_NAME: 'a.b' }, ['WEBHOOK_SERVICE_NAME: "a.b" must be a DNS-1035 label']],
+    ['a bad extra IP', { ...base, TLS_EXTRA_IPS: '127.0.0.1,localhost' }, ['TLS_EXTRA_IPS: "localhost" is not an IP address']],
+    ['a bad extra name', { ...base, TLS_EXTRA_DNS_NAMES: 'Web_Hook' }, ['TLS_EXTRA_DNS_NAMES: "Web_Hook" must be a DNS-1123 subdomain']],
+    ['a tiny body limit', { ...base, MAX_BODY_BYTES: '10' }, ['MAX_BODY_BYTES: must be a whole number from 1024']],
+    ['a routing problem too', { ...base, GATEWAY_DEFAULT_AGENT_TIMEOUT: '2 min', HEALTH_PORT: 'x' }, ['GATEWAY_DEFAULT_AGENT_TIMEOUT: "2 min"', 'HEALTH_PORT: must be a whole number']],
+  ])('rejects %s, naming the variable', (_name, env, fragments) => {
+    let caught: unknown;
+    try {
+      loadWebhookConfig(env);
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toBeInstanceOf(ConfigError);
+    const lines = (caught as ConfigError).problems.map((problem) => `${problem.field}: ${problem.message}`);
+    expect(lines).toHaveLength(fragments.length);
+    fragments.forEach((fragment, index) => expect(lines[index]).toContain(fragment));
+  });
+});

@@ -1,0 +1,135 @@
+import { isIP } from 'node:net';
+import type { FieldProblem } from '@kaos/api-types';
+import { ConfigError, dns1035LabelProblem, dns1123LabelProblem, dns1123SubdomainProblem, routingConfigFromEnv, type Environment, type RoutingConfig } from '@kaos/routing';
+import { DEFAULT_MAX_BODY_BYTES } from './admission-handler.js';
+
+/** Where the serving certificate comes from. */
+export type TlsMode = 'generate' | 'files';
+
+/** Everything the webhook process reads from its environment. */
+export interface WebhookConfig {
+  routing: RoutingConfig;
+  /** HTTPS port of the admission endpoints (`WEBHOOK_PORT`, 9443). */
+  webhookPort: number;
+  /** Plain-HTTP port of /healthz, /readyz, /metrics (`HEALTH_PORT`, 8081). */
+  healthPort: number;
+  /** Address to bind (`BIND_ADDRESS`, all interfaces). */
+  bindAddress: string | undefined;
+  /** `generate` (default): the webhook keeps a CA and certificate in a Secret; `files`: serve mounted tls.crt/tls.key. */
+  tlsMode: TlsMode;
+  /** Directory with tls.crt and tls.key in files mode (`TLS_CERT_DIR`). */
+  tlsCertDir: string;
+  /** Namespace the webhook runs in (`POD_NAMESPACE`). */
+  namespace: string;
+  /** Service in front of the webhook (`WEBHOOK_SERVICE_NAME`); its DNS names go into the certificate. */
+  serviceName: string;
+  /** Secret holding the generated CA and certificate (`WEBHOOK_SECRET_NAME`, `{service}-tls`). */
+  secretName: string;
+  /** More certificate names and IPs for local runs (`TLS_EXTRA_DNS_NAMES`, `TLS_EXTRA_IPS`, comma-separated). */
+  extraDnsNames: string[];
+  extraIpAddresses: string[];
+  /** Webhook configurations that get the CA bundle (`MUTATING_WEBHOOK_CONFIGURATION`, `VALIDATING_WEBHOOK_CONFIGURATION`). */
+  mutatingWebhookConfiguration: string | undefined;
+  validatingWebhookConfiguration: string | undefined;
+  /** Largest AdmissionReview body accepted (`MAX_BODY_BYTES`). */
+  maxBodyBytes: number;
+  /** How long SIGTERM waits for in-flight reviews (`SHUTDOWN_GRACE_SECONDS`, 10). */
+  shutdownGraceSeconds: number;
+}
+
+function value(env: Environment, name: string): string | undefined {
+  const text = env[name]?.trim();
+  return text ? text : undefined;
+}
+
+function integer(env: Environment, name: string, fallback: number, min: number, max: number, problems: FieldProblem[]): number {
+  const text = value(env, name);
+  if (text === undefined) return fallback;
+  const parsed = Number(text);
+  if (!/^\d+$/.test(text) || parsed < min || parsed > max) {
+    problems.push({ field: name, message: `must be a whole number from ${min} to ${max}, not ${JSON.stringify(text)}` });
+    return fallback;
+  }
+  return parsed;
+}
+
+function list(env: Environment, name: string): string[] {
+  return (value(env, name) ?? '').split(',').map((item) => item.trim()).filter(Boolean);
+}
+
+/** Reads and validates the webhook configuration; throws ConfigError naming every bad variable. */
+export function loadWebhookConfig(env: Environment): WebhookConfig {
+  const problems: FieldProblem[] = [];
+  let routing: RoutingConfig | undefined;
+  try {
+    routing = routingConfigFromEnv(env);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    problems.push(...error.problems);
+  }
+
+  const webhookPort = integer(env, 'WEBHOOK_PORT', 9443, 1, 65535, problems);
+  const healthPort = integer(env, 'HEALTH_PORT', 8081, 1, 65535, problems);
+  if (webhookPort === healthPort) problems.push({ field: 'HEALTH_PORT', message: `must differ from WEBHOOK_PORT (${webhookPort})` });
+  const maxBodyBytes = integer(env, 'MAX_BODY_BYTES', DEFAULT_MAX_BODY_BYTES, 1024, 64 * 1024 * 1024, problems);
+  const shutdownGraceSeconds = integer(env, 'SHUTDOWN_GRACE_SECONDS', 10, 0, 600, problems);
+
+  const tlsModeText = value(env, 'TLS_MODE') ?? 'generate';
+  if (tlsModeText !== 'generate' && tlsModeText !== 'files') {
+    problems.push({ field: 'TLS_MODE', message: `must be "generate" or "files", not ${JSON.stringify(tlsModeText)}` });
+  }
+  const tlsMode: TlsMode = tlsModeText === 'files' ? 'files' : 'generate';
+
+  const namespace = value(env, 'POD_NAMESPACE') ?? '';
+  const serviceName = value(env, 'WEBHOOK_SERVICE_NAME') ?? '';
+  const secretName = value(env, 'WEBHOOK_SECRET_NAME') ?? (serviceName ? `${serviceName}-tls` : '');
+  if (tlsMode === 'generate') {
+    const checks: Array<[string, string, (name: string) => string | undefined]> = [
+      ['POD_NAMESPACE', namespace, dns1123LabelProblem],
+      ['WEBHOOK_SERVICE_NAME', serviceName, dns1035LabelProblem],
+      ['WEBHOOK_SECRET_NAME', secretName, dns1123SubdomainProblem],
+    ];
+    for (const [field, name, check] of checks) {
+      if (!name) problems.push({ field, message: 'is required when TLS_MODE is generate' });
+      else {
+        const problem = check(name);
+        if (problem) problems.push({ field, message: `${JSON.stringify(name)} ${problem}` });
+      }
+    }
+  }
+
+  const extraIpAddresses = list(env, 'TLS_EXTRA_IPS');
+  for (const address of extraIpAddresses) {
+    if (isIP(address) === 0) problems.push({ field: 'TLS_EXTRA_IPS', message: `${JSON.stringify(address)} is not an IP address` });
+  }
+  const extraDnsNames = list(env, 'TLS_EXTRA_DNS_NAMES');
+  for (const name of extraDnsNames) {
+    const problem = dns1123SubdomainProblem(name);
+    if (problem) problems.push({ field: 'TLS_EXTRA_DNS_NAMES', message: `${JSON.stringify(name)} ${problem}` });
+  }
+
+  if (problems.length > 0 || routing === undefined) throw new ConfigError(problems);
+  return {
+    routing,
+    webhookPort,
+    healthPort,
+    bindAddress: value(env, 'BIND_ADDRESS'),
+    tlsMode,
+    tlsCertDir: value(env, 'TLS_CERT_DIR') ?? '/tmp/k8s-webhook-server/serving-certs',
+    namespace,
+    serviceName,
+    secretName,
+    extraDnsNames,
+    extraIpAddresses,
+    mutatingWebhookConfiguration: value(env, 'MUTATING_WEBHOOK_CONFIGURATION'),
+    validatingWebhookConfiguration: value(env, 'VALIDATING_WEBHOOK_CONFIGURATION'),
+    maxBodyBytes,
+    shutdownGraceSeconds,
+  };
+}
+
+/** DNS names the serving certificate must carry: the Service's in-cluster names plus the extra ones. */
+export function certificateDnsNames(config: WebhookConfig): string[] {
+  const service = `${config.serviceName}.${config.namespace}.svc`;
+  return [...new Set([service, `${service}.cluster.local`, ...config.extraDnsNames])];
+}

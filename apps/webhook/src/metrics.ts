@@ -1,0 +1,43 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** Prometheus metrics of the webhook, in their own registry (no global state between tests). */
+export interface WebhookMetrics {
+  registry: Registry;
+  admissions: Counter<'webhook' | 'kind' | 'operation' | 'result'>;
+  admissionSeconds: Histogram<'webhook'>;
+  badRequests: Counter<'reason'>;
+  certificateExpiry: Gauge;
+}
+
+/** Creates the webhook's metrics; `withProcessMetrics` adds Node's default process metrics. */
+export function createMetrics(withProcessMetrics = true): WebhookMetrics {
+  const registry = new Registry();
+  if (withProcessMetrics) collectDefaultMetrics({ register: registry });
+  return {
+    registry,
+    admissions: new Counter({
+      name: 'kaos_webhook_admissions_total',
+      help: 'Admission reviews answered, by webhook (mutate/validate), kind, operation and result (allowed/patched/denied/warned).',
+      labelNames: ['webhook', 'kind', 'operation', 'result'],
+      registers: [registry],
+    }),
+    admissionSeconds: new Histogram({
+      name: 'kaos_webhook_admission_duration_seconds',
+      help: 'Time from request received to response written.',
+      labelNames: ['webhook'],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+      registers: [registry],
+    }),
+    badRequests: new Counter({
+      name: 'kaos_webhook_bad_requests_total',
+      help: 'Requests refused with a 4xx before any admission decision, by reason.',
+      labelNames: ['reason'],
+      registers: [registry],
+    }),
+    certificateExpiry: new Gauge({
+      name: 'kaos_webhook_certificate_expiry_timestamp_seconds',
+      help: 'Unix time at which the serving certificate expires.',
+      registers: [registry],
+    }),
+  };
+}
