@@ -1,0 +1,49 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gatewayApiBundlePath, repoRoot, startControlPlane, type ControlPlane, type KubectlResult } from '../control-plane/index.js';
+
+/** The CRDs the chart ships (generated from libs/api-types). */
+export const KAOS_CRD_DIR = join(repoRoot, 'charts/kaos-operator/crds');
+
+/** Starts a control plane with our CRDs and the given Gateway API bundle (v1.3.0 experimental by default). */
+export function startTestCluster(gatewayApiBundle = gatewayApiBundlePath()): Promise<ControlPlane> {
+  return startControlPlane({
+    crdPaths: [KAOS_CRD_DIR],
+    gatewayApiBundle,
+    log: process.env.E2E_VERBOSE ? (message) => process.stderr.write(`[e2e] ${message}\n`) : undefined,
+  });
+}
+
+/** Runs kubectl with a manifest on stdin; JSON objects are accepted as manifests (JSON is YAML). */
+export function kubectlWithManifest(plane: ControlPlane, args: string[], manifest: unknown): Promise<KubectlResult> {
+  return plane.kubectl([...args, '-f', '-'], { input: typeof manifest === 'string' ? manifest : JSON.stringify(manifest) });
+}
+
+/** Runs kubectl and fails with its output when it exits non-zero. */
+export async function kubectlOk(plane: ControlPlane, args: string[], input?: unknown): Promise<string> {
+  const result = input === undefined ? await plane.kubectl(args) : await kubectlWithManifest(plane, args, input);
+  if (result.code !== 0) throw new Error(`kubectl ${args.join(' ')} failed (${result.code}): ${result.stderr}${result.stdout}`);
+  return result.stdout;
+}
+
+/** Creates a namespace with a unique name for one test. */
+export async function createNamespace(plane: ControlPlane, prefix: string): Promise<string> {
+  const name = `${prefix}-${Math.random().toString(36).slice(2, 8)}`;
+  await kubectlOk(plane, ['create', 'namespace', name]);
+  return name;
+}
+
+/** A scratch directory removed by the returned cleanup. */
+export async function scratchDir(): Promise<{ dir: string; file: (name: string, content: string) => Promise<string>; remove: () => Promise<void> }> {
+  const dir = await mkdtemp(join(tmpdir(), 'kaos-e2e-'));
+  return {
+    dir,
+    file: async (name, content) => {
+      const path = join(dir, name);
+      await writeFile(path, content);
+      return path;
+    },
+    remove: () => rm(dir, { recursive: true, force: true }),
+  };
+}
