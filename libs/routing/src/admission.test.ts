@@ -130,6 +130,11 @@ describe('validate KAOS resources', () => {
     expect('response' in outcome && outcome.response.status?.message).toContain(message);
   });
 
+  it('denies an object whose kind differs from the request kind (found by fuzzing)', () => {
+    const outcome = validate(request({ kind: 'Pod', metadata: { name: 'a' }, spec: {} }, { kind: { group: 'kaos.tools', version: 'v1alpha1', kind: 'Agent' } }), enabledConfig, validator);
+    expect('response' in outcome && outcome.response.status?.message).toBe('Agent prod/a is invalid: kind: must be one of Agent, ModelAPI, MCPServer');
+  });
+
   it('checks the namespace from the request and a generated name', () => {
     const object = agent({ metadata: { name: undefined, generateName: 'a'.repeat(53), namespace: undefined } });
     const outcome = validate(request(object, { name: undefined }), enabledConfig, validator);

@@ -91,7 +91,9 @@ export function mutate(request: AdmissionRequest, config: RoutingConfig): Admiss
 export function resourceProblems(object: unknown, config: RoutingConfig, validator: ResourceValidator): FieldProblem[] {
   const schemaProblems = validator.problems(object);
   const candidate = object as KaosResource;
-  if (!isObject(candidate) || !isObject(candidate.metadata) || !isObject(candidate.spec)) return schemaProblems;
+  if (!isObject(candidate) || !isKaosKind(candidate.kind) || !isObject(candidate.metadata) || !isObject(candidate.spec)) {
+    return schemaProblems;
+  }
   const ownProblems = routeProblems(candidate, config);
   // The route check words duration problems with the offending value; keep only its version.
   const ownFields = new Set(ownProblems.map((problem) => problem.field));
