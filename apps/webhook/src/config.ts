@@ -127,9 +127,3 @@ export function loadWebhookConfig(env: Environment): WebhookConfig {
     shutdownGraceSeconds,
   };
 }
-
-/** DNS names the serving certificate must carry: the Service's in-cluster names plus the extra ones. */
-export function certificateDnsNames(config: WebhookConfig): string[] {
-  const service = `${config.serviceName}.${config.namespace}.svc`;
-  return [...new Set([service, `${service}.cluster.local`, ...config.extraDnsNames])];
-}

@@ -1,12 +1,129 @@
-// Entry point of the admission webhook. Serving admission reviews arrives with issue 4; today the
-// process validates its configuration and refuses to start on a bad value, naming the variable.
-import { ConfigError, routingConfigFromEnv } from '@kaos/routing';
+// Entry point of the admission webhook: wires configuration, certificates, the HTTPS admission
+// server and the ops server together. All decisions live in libs/routing; this file only starts,
+// connects and stops things.
+import type { Server as HttpsServer } from 'node:https';
+import { AdmissionregistrationV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { ResourceValidator } from '@kaos/api-types';
+import { ConfigError } from '@kaos/routing';
+import { createAdmissionHandler } from './admission-handler.js';
+import { loadWebhookConfig, type WebhookConfig } from './config.js';
+import { createLogger, type Logger } from './logger.js';
+import { createMetrics, type WebhookMetrics } from './metrics.js';
+import { createOpsApp, createOpsServer, createWebhookServer, listen, reloadCertificate, shutdown } from './server.js';
+import { createCaInjector } from './tls/ca-injector.js';
+import { startCertificateManager, type CertificateManager } from './tls/cert-manager.js';
+import { webhookSubjectAltNames } from './tls/certificates.js';
+import { DEFAULT_ROTATION_POLICY, type TlsMaterial } from './tls/rotation.js';
+import { createSecretStore } from './tls/secret-store.js';
 
+function startCertificates(config: WebhookConfig, logger: Logger, onCertificate: (material: TlsMaterial) => void): CertificateManager {
+  if (config.tlsMode === 'files') {
+    return startCertificateManager({ mode: 'files', directory: config.tlsCertDir, logger, onCertificate });
+  }
+  const kubeConfig = new KubeConfig();
+  kubeConfig.loadFromDefault();
+  const injector =
+    config.mutatingWebhookConfiguration || config.validatingWebhookConfiguration
+      ? createCaInjector({
+          api: kubeConfig.makeApiClient(AdmissionregistrationV1Api),
+          ...(config.mutatingWebhookConfiguration ? { mutatingWebhookConfiguration: config.mutatingWebhookConfiguration } : {}),
+          ...(config.validatingWebhookConfiguration ? { validatingWebhookConfiguration: config.validatingWebhookConfiguration } : {}),
+          logger,
+        })
+      : undefined;
+  if (!injector) logger.warn('no webhook configuration names given: the CA bundle is not injected (set MUTATING_/VALIDATING_WEBHOOK_CONFIGURATION)');
+  return startCertificateManager({
+    mode: 'generate',
+    store: createSecretStore({
+      api: kubeConfig.makeApiClient(CoreV1Api),
+      name: config.secretName,
+      namespace: config.namespace,
+      policy: DEFAULT_ROTATION_POLICY,
+      logger,
+    }),
+    sans: webhookSubjectAltNames({
+      service: config.serviceName,
+      namespace: config.namespace,
+      extraDnsNames: config.extraDnsNames,
+      extraIpAddresses: config.extraIpAddresses,
+    }),
+    ...(injector ? { injector } : {}),
+    logger,
+    onCertificate,
+  });
+}
+
+async function run(config: WebhookConfig, logger: Logger, metrics: WebhookMetrics): Promise<void> {
+  let webhookServer: HttpsServer | undefined;
+  const certificates = startCertificates(config, logger, (material) => {
+    metrics.certificateExpiry.set(material.notAfter.getTime() / 1000);
+    if (webhookServer) {
+      reloadCertificate(webhookServer, material);
+      logger.info('serving certificate reloaded', { fingerprint: material.fingerprint, notAfter: material.notAfter.toISOString() });
+    }
+  });
+
+  // The ops port comes up first so that /healthz answers while certificates are being prepared.
+  const opsServer = createOpsServer(
+    createOpsApp(
+      {
+        checks: () => {
+          const state = certificates.state();
+          return {
+            certificateLoaded: state.certificateLoaded,
+            caBundleInjected: state.caBundleInjected,
+            serving: webhookServer?.listening ?? false,
+          };
+        },
+      },
+      metrics,
+    ),
+  );
+  const healthPort = await listen(opsServer, config.healthPort, config.bindAddress);
+  logger.info('ops endpoints listening', { port: healthPort, paths: ['/healthz', '/readyz', '/metrics'] });
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info('shutting down: finishing in-flight reviews', { signal, graceSeconds: config.shutdownGraceSeconds });
+    certificates.stop();
+    await shutdown([...(webhookServer ? [webhookServer] : []), opsServer], logger, config.shutdownGraceSeconds * 1000);
+    logger.info('stopped');
+  };
+  process.once('SIGTERM', () => void stop('SIGTERM'));
+  process.once('SIGINT', () => void stop('SIGINT'));
+
+  const material = await certificates.ready;
+  const handler = createAdmissionHandler({
+    config: config.routing,
+    validator: new ResourceValidator(),
+    logger,
+    metrics,
+    maxBodyBytes: config.maxBodyBytes,
+  });
+  webhookServer = createWebhookServer(material, handler);
+  webhookServer.on('tlsClientError', (error) => logger.debug('TLS handshake failed', { error: error.message }));
+  const port = await listen(webhookServer, config.webhookPort, config.bindAddress);
+  logger.info('admission webhook listening', {
+    port,
+    tlsMode: config.tlsMode,
+    certificate: { fingerprint: material.fingerprint, notAfter: material.notAfter.toISOString(), dnsNames: material.dnsNames },
+    routing: config.routing,
+  });
+}
+
+const logger = createLogger();
 try {
-  const routing = routingConfigFromEnv(process.env);
-  console.log(JSON.stringify({ level: 'info', message: 'webhook configuration valid', routing }));
+  const config = loadWebhookConfig(process.env);
+  await run(config, logger, createMetrics());
 } catch (error) {
-  if (!(error instanceof ConfigError)) throw error;
-  console.error(JSON.stringify({ level: 'error', message: error.message, problems: error.problems }));
+  if (error instanceof ConfigError) {
+    logger.error(error.message, { problems: error.problems });
+  } else {
+    logger.error('webhook failed to start', { error });
+  }
   process.exitCode = 1;
+  // Let winston flush before the process ends.
+  setTimeout(() => process.exit(1), 100).unref();
 }

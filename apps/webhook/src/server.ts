@@ -3,30 +3,9 @@ import { createServer as createHttpsServer, type Server as HttpsServer } from 'n
 import type { AddressInfo } from 'node:net';
 import express, { type Express } from 'express';
 import type { Logger } from './logger.js';
+import { tlsServerOptions } from './tls/server-options.js';
+import type { TlsMaterial } from './tls/rotation.js';
 import type { WebhookMetrics } from './metrics.js';
-
-/** Key and certificate chain, PEM. */
-export interface TlsMaterial {
-  key: string;
-  cert: string;
-}
-
-/**
- * TLS settings: TLS 1.2 or newer with forward-secret AEAD ciphers only (TLS 1.3 suites are always
- * on). The API server's Go client negotiates these.
- */
-export const TLS_OPTIONS = {
-  minVersion: 'TLSv1.2',
-  ciphers: [
-    'ECDHE-ECDSA-AES128-GCM-SHA256',
-    'ECDHE-RSA-AES128-GCM-SHA256',
-    'ECDHE-ECDSA-AES256-GCM-SHA384',
-    'ECDHE-RSA-AES256-GCM-SHA384',
-    'ECDHE-ECDSA-CHACHA20-POLY1305',
-    'ECDHE-RSA-CHACHA20-POLY1305',
-  ].join(':'),
-  honorCipherOrder: true,
-} as const;
 
 /** Connection limits that bound slow-loris and idle clients. */
 export const CONNECTION_LIMITS = {
@@ -36,15 +15,12 @@ export const CONNECTION_LIMITS = {
   requestTimeoutMs: 30_000,
   /** Idle keep-alive connections close after this time. */
   keepAliveTimeoutMs: 60_000,
-  /** Requests served on one connection before it is closed. */
-  maxRequestsPerSocket: 0,
 } as const;
 
 function applyLimits(server: Server | HttpsServer): void {
   server.headersTimeout = CONNECTION_LIMITS.headersTimeoutMs;
   server.requestTimeout = CONNECTION_LIMITS.requestTimeoutMs;
   server.keepAliveTimeout = CONNECTION_LIMITS.keepAliveTimeoutMs;
-  server.maxRequestsPerSocket = CONNECTION_LIMITS.maxRequestsPerSocket;
 }
 
 /** A request handler that serves a request and returns true, or returns false to pass it on. */
@@ -54,14 +30,14 @@ export type RouteHandler = (request: IncomingMessage, response: ServerResponse) 
  * The HTTPS server the API server calls. Admission paths go straight to `admission`; anything else
  * reaches a small express app that answers 404 with a hint.
  */
-export function createWebhookServer(tls: TlsMaterial, admission: RouteHandler): HttpsServer {
+export function createWebhookServer(tls: Pick<TlsMaterial, 'cert' | 'key'>, admission: RouteHandler): HttpsServer {
   const fallback = express();
   fallback.disable('x-powered-by');
   fallback.disable('etag');
   fallback.use((request, response) => {
     response.status(404).json({ error: `no such endpoint: ${request.method} ${request.path}; POST AdmissionReviews to /mutate or /validate` });
   });
-  const server = createHttpsServer({ ...TLS_OPTIONS, key: tls.key, cert: tls.cert }, (request, response) => {
+  const server = createHttpsServer(tlsServerOptions(tls), (request, response) => {
     if (!admission(request, response)) fallback(request, response);
   });
   applyLimits(server);
@@ -69,8 +45,8 @@ export function createWebhookServer(tls: TlsMaterial, admission: RouteHandler): 
 }
 
 /** Replaces the serving certificate of a running server: new handshakes use it, open connections continue. */
-export function reloadCertificate(server: HttpsServer, tls: TlsMaterial): void {
-  server.setSecureContext({ ...TLS_OPTIONS, key: tls.key, cert: tls.cert });
+export function reloadCertificate(server: HttpsServer, tls: Pick<TlsMaterial, 'cert' | 'key'>): void {
+  server.setSecureContext(tlsServerOptions(tls));
 }
 
 /** What /readyz reports on. */

@@ -1,0 +1,174 @@
+import { describe, expect, it } from '@jest/globals';
+import type { V1MutatingWebhookConfiguration, V1ValidatingWebhookConfiguration } from '@kubernetes/client-node';
+import jsonpatch from 'fast-json-patch';
+import { silentLogger } from '../logger.js';
+import { WebhookConfigurationNotFoundError, caBundlePatch, createCaInjector, type JsonPatchOperation, type WebhookConfigurationsApi } from './ca-injector.js';
+import { apiError } from './tls.test-helpers.js';
+
+type Configuration = V1MutatingWebhookConfiguration | V1ValidatingWebhookConfiguration;
+
+const BUNDLE = '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n';
+const BUNDLE_B64 = Buffer.from(BUNDLE).toString('base64');
+
+/** Cluster-scoped webhook configurations with JSON patch semantics, `test` included, like the API server. */
+class FakeWebhookApi implements WebhookConfigurationsApi {
+  readonly mutating = new Map<string, V1MutatingWebhookConfiguration>();
+  readonly validating = new Map<string, V1ValidatingWebhookConfiguration>();
+  readonly patches: { kind: string; name: string; body: JsonPatchOperation[] }[] = [];
+  /** Bumps the resourceVersion before the next N patches, as a concurrent writer would. */
+  raceNextPatches = 0;
+  private version = 1;
+
+  async readMutatingWebhookConfiguration({ name }: { name: string }): Promise<V1MutatingWebhookConfiguration> {
+    return this.read(this.mutating, name);
+  }
+
+  async readValidatingWebhookConfiguration({ name }: { name: string }): Promise<V1ValidatingWebhookConfiguration> {
+    return this.read(this.validating, name);
+  }
+
+  async patchMutatingWebhookConfiguration({ name, body }: { name: string; body: JsonPatchOperation[] }): Promise<V1MutatingWebhookConfiguration> {
+    return this.patch('Mutating', this.mutating, name, body);
+  }
+
+  async patchValidatingWebhookConfiguration({ name, body }: { name: string; body: JsonPatchOperation[] }): Promise<V1ValidatingWebhookConfiguration> {
+    return this.patch('Validating', this.validating, name, body);
+  }
+
+  put<T extends Configuration>(map: Map<string, T>, name: string, caBundles: (string | undefined)[]): void {
+    map.set(name, {
+      metadata: { name, resourceVersion: String(this.version++) },
+      webhooks: caBundles.map((caBundle, i) => ({
+        name: `w${i}.kaos.tech`,
+        clientConfig: { service: { name: 'kaos-webhook', namespace: 'kaos-system' }, ...(caBundle === undefined ? {} : { caBundle }) },
+        admissionReviewVersions: ['v1'],
+        sideEffects: 'None',
+      })),
+    } as T);
+  }
+
+  private read<T extends Configuration>(map: Map<string, T>, name: string): T {
+    const found = map.get(name);
+    if (found === undefined) throw apiError(404, 'NotFound');
+    return structuredClone(found);
+  }
+
+  private patch<T extends Configuration>(kind: string, map: Map<string, T>, name: string, body: JsonPatchOperation[]): T {
+    const current = map.get(name);
+    if (current === undefined) throw apiError(404, 'NotFound');
+    if (this.raceNextPatches > 0) {
+      this.raceNextPatches--;
+      current.metadata = { ...current.metadata, resourceVersion: String(this.version++) };
+    }
+    this.patches.push({ kind, name, body });
+    try {
+      const patched = jsonpatch.applyPatch(structuredClone(current), body as jsonpatch.Operation[], true, false).newDocument;
+      patched.metadata = { ...patched.metadata, resourceVersion: String(this.version++) };
+      map.set(name, patched);
+      return structuredClone(patched);
+    } catch {
+      throw apiError(422, 'Invalid'); // a failed `test` operation
+    }
+  }
+}
+
+function injector(api: FakeWebhookApi, names: { mutating?: string; validating?: string } = { mutating: 'kaos-mutating', validating: 'kaos-validating' }) {
+  return createCaInjector({
+    api,
+    logger: silentLogger(),
+    ...(names.mutating === undefined ? {} : { mutatingWebhookConfiguration: names.mutating }),
+    ...(names.validating === undefined ? {} : { validatingWebhookConfiguration: names.validating }),
+  });
+}
+
+describe('caBundlePatch', () => {
+  it.each<[string, (string | undefined)[], string[]]>([
+    ['all webhooks already current', [BUNDLE_B64, BUNDLE_B64], []],
+    ['an unset caBundle', [undefined], ['/webhooks/0/clientConfig/caBundle']],
+    ['only the stale one of two', [BUNDLE_B64, 'b2xk'], ['/webhooks/1/clientConfig/caBundle']],
+    ['no webhooks at all', [], []],
+  ])('with %s', (_name, bundles, paths) => {
+    const patch = caBundlePatch(
+      { metadata: { resourceVersion: '7' }, webhooks: bundles.map((caBundle) => ({ clientConfig: caBundle === undefined ? {} : { caBundle } })) },
+      BUNDLE_B64,
+    );
+    expect(patch.filter((op) => op.op === 'add').map((op) => op.path)).toEqual(paths);
+    if (paths.length > 0) expect(patch[0]).toEqual({ op: 'test', path: '/metadata/resourceVersion', value: '7' });
+  });
+});
+
+describe('createCaInjector', () => {
+  it('patches every webhook of both configurations, then nothing once they match', async () => {
+    const api = new FakeWebhookApi();
+    api.put(api.mutating, 'kaos-mutating', [undefined, '']);
+    api.put(api.validating, 'kaos-validating', [undefined, undefined, 'b2xk']);
+    expect(await injector(api).inject(BUNDLE)).toEqual({
+      changed: true,
+      patched: ['MutatingWebhookConfiguration/kaos-mutating', 'ValidatingWebhookConfiguration/kaos-validating'],
+    });
+    for (const configuration of [api.mutating.get('kaos-mutating')!, api.validating.get('kaos-validating')!]) {
+      for (const webhook of configuration.webhooks!) expect(webhook.clientConfig.caBundle).toBe(BUNDLE_B64);
+    }
+    const patchesBefore = api.patches.length;
+    expect(await injector(api).inject(BUNDLE)).toEqual({ changed: false, patched: [] });
+    expect(api.patches).toHaveLength(patchesBefore);
+  });
+
+  it('patches only the webhooks that differ', async () => {
+    const api = new FakeWebhookApi();
+    api.put(api.mutating, 'kaos-mutating', [BUNDLE_B64, 'b2xk']);
+    await injector(api, { mutating: 'kaos-mutating' }).inject(BUNDLE);
+    expect(api.patches).toEqual([
+      {
+        kind: 'Mutating',
+        name: 'kaos-mutating',
+        body: [
+          { op: 'test', path: '/metadata/resourceVersion', value: expect.any(String) },
+          { op: 'add', path: '/webhooks/1/clientConfig/caBundle', value: BUNDLE_B64 },
+        ],
+      },
+    ]);
+  });
+
+  it('re-reads and retries when the configuration changed between read and patch', async () => {
+    const api = new FakeWebhookApi();
+    api.put(api.validating, 'kaos-validating', [undefined]);
+    api.raceNextPatches = 2;
+    expect(await injector(api, { validating: 'kaos-validating' }).inject(BUNDLE)).toMatchObject({ changed: true });
+    expect(api.patches).toHaveLength(3);
+    expect(api.validating.get('kaos-validating')!.webhooks![0]!.clientConfig.caBundle).toBe(BUNDLE_B64);
+  });
+
+  it('gives up after too many concurrent changes', async () => {
+    const api = new FakeWebhookApi();
+    api.put(api.validating, 'kaos-validating', [undefined]);
+    api.raceNextPatches = 100;
+    await expect(
+      createCaInjector({ api, logger: silentLogger(), validatingWebhookConfiguration: 'kaos-validating', maxAttempts: 2 }).inject(BUNDLE),
+    ).rejects.toThrow(/kept changing/);
+  });
+
+  it.each([
+    ['mutating', { mutating: 'missing-m', validating: 'kaos-validating' }, /MutatingWebhookConfiguration "missing-m" not found/],
+    ['validating', { validating: 'missing-v' }, /ValidatingWebhookConfiguration "missing-v" not found/],
+  ])('reports a missing %s configuration clearly', async (_name, names, message) => {
+    const api = new FakeWebhookApi();
+    api.put(api.validating, 'kaos-validating', [undefined]);
+    const failure = injector(api, names).inject(BUNDLE);
+    await expect(failure).rejects.toThrow(WebhookConfigurationNotFoundError);
+    await expect(failure).rejects.toThrow(message);
+  });
+
+  it('propagates other API errors', async () => {
+    const api = new FakeWebhookApi();
+    api.readMutatingWebhookConfiguration = async () => {
+      throw apiError(403, 'Forbidden');
+    };
+    await expect(injector(api, { mutating: 'kaos-mutating' }).inject(BUNDLE)).rejects.toMatchObject({ code: 403 });
+  });
+
+  it('does nothing without configured names', async () => {
+    const api = new FakeWebhookApi();
+    expect(await injector(api, {}).inject(BUNDLE)).toEqual({ changed: false, patched: [] });
+  });
+});

@@ -1,0 +1,134 @@
+// Writes the CA bundle into `clientConfig.caBundle` of every webhook of our Mutating- and
+// ValidatingWebhookConfiguration, so the API server trusts the serving certificate. Reads first and
+// patches only webhooks whose bundle differs; every patch starts with a `test` of the
+// resourceVersion, so an index never points at a webhook that a concurrent `helm upgrade` moved.
+import { PatchStrategy, setHeaderOptions, type AdmissionregistrationV1Api } from '@kubernetes/client-node';
+import type { Logger } from '../logger.js';
+import { apiStatus } from './kubernetes-errors.js';
+
+/** The part of AdmissionregistrationV1Api the injector uses (a fake implements just this in tests). */
+export type WebhookConfigurationsApi = Pick<
+  AdmissionregistrationV1Api,
+  'readMutatingWebhookConfiguration' | 'patchMutatingWebhookConfiguration' | 'readValidatingWebhookConfiguration' | 'patchValidatingWebhookConfiguration'
+>;
+
+/** Which configurations to keep in sync (either may be omitted, e.g. a mutating-only install). */
+export interface CaInjectorOptions {
+  readonly api: WebhookConfigurationsApi;
+  readonly mutatingWebhookConfiguration?: string;
+  readonly validatingWebhookConfiguration?: string;
+  readonly logger: Logger;
+  /** Re-reads after a failed resourceVersion test before giving up; the caller retries later. */
+  readonly maxAttempts?: number;
+}
+
+/** What one injection did. */
+export interface InjectionResult {
+  /** True when at least one webhook's caBundle was changed. */
+  readonly changed: boolean;
+  /** `Kind/name` of each configuration patched. */
+  readonly patched: readonly string[];
+}
+
+/** Keeps the webhook configurations' caBundle equal to the given PEM bundle. */
+export interface CaInjector {
+  inject(caBundlePem: string): Promise<InjectionResult>;
+}
+
+/** A webhook configuration we were told to patch does not exist (yet): a deployment error the caller retries. */
+export class WebhookConfigurationNotFoundError extends Error {
+  override readonly name = 'WebhookConfigurationNotFoundError';
+}
+
+/** One RFC 6902 operation. */
+export interface JsonPatchOperation {
+  readonly op: 'add' | 'test';
+  readonly path: string;
+  readonly value: unknown;
+}
+
+/** The JSON patch setting caBundle on every webhook whose value differs; empty when all are equal. */
+export function caBundlePatch(
+  configuration: { metadata?: { resourceVersion?: string }; webhooks?: readonly { clientConfig?: { caBundle?: string } }[] },
+  caBundleBase64: string,
+): JsonPatchOperation[] {
+  const operations: JsonPatchOperation[] = (configuration.webhooks ?? []).flatMap((webhook, index) =>
+    webhook.clientConfig?.caBundle === caBundleBase64
+      ? []
+      : // `add` on an existing member replaces it (RFC 6902 4.1), so one op covers set and unset.
+        [{ op: 'add' as const, path: `/webhooks/${index}/clientConfig/caBundle`, value: caBundleBase64 }],
+  );
+  if (operations.length === 0) return [];
+  return [{ op: 'test', path: '/metadata/resourceVersion', value: configuration.metadata?.resourceVersion ?? '' }, ...operations];
+}
+
+/** Creates an injector for the named configurations. */
+export function createCaInjector(options: CaInjectorOptions): CaInjector {
+  const { api, logger } = options;
+  const maxAttempts = options.maxAttempts ?? 5;
+  const jsonPatch = setHeaderOptions('Content-Type', PatchStrategy.JsonPatch);
+  const targets: { kind: string; name: string; read: () => Promise<Configuration>; patch: (body: JsonPatchOperation[]) => Promise<unknown> }[] = [];
+  const mutating = options.mutatingWebhookConfiguration;
+  const validating = options.validatingWebhookConfiguration;
+  if (mutating !== undefined && mutating !== '') {
+    targets.push({
+      kind: 'MutatingWebhookConfiguration',
+      name: mutating,
+      read: () => api.readMutatingWebhookConfiguration({ name: mutating }),
+      patch: (body) => api.patchMutatingWebhookConfiguration({ name: mutating, body }, jsonPatch),
+    });
+  }
+  if (validating !== undefined && validating !== '') {
+    targets.push({
+      kind: 'ValidatingWebhookConfiguration',
+      name: validating,
+      read: () => api.readValidatingWebhookConfiguration({ name: validating }),
+      patch: (body) => api.patchValidatingWebhookConfiguration({ name: validating, body }, jsonPatch),
+    });
+  }
+
+  async function injectInto(target: (typeof targets)[number], caBundleBase64: string): Promise<boolean> {
+    for (let attempt = 1; attempt <= maxAttempts; attempt++) {
+      let configuration: Configuration;
+      try {
+        configuration = await target.read();
+      } catch (error) {
+        if (apiStatus(error) === 404) {
+          throw new WebhookConfigurationNotFoundError(
+            `${target.kind} "${target.name}" not found: the CA bundle cannot be injected until it exists (check the release installed it and the name flag matches)`,
+          );
+        }
+        throw error;
+      }
+      const patch = caBundlePatch(configuration, caBundleBase64);
+      if (patch.length === 0) return false;
+      try {
+        await target.patch(patch);
+        logger.info('injected CA bundle', { kind: target.kind, name: target.name, webhooks: patch.length - 1 });
+        return true;
+      } catch (error) {
+        // 422: the resourceVersion test failed (someone else wrote in between); 409 for good measure.
+        const status = apiStatus(error);
+        if (status !== 422 && status !== 409) throw error;
+        logger.info('webhook configuration changed while injecting the CA bundle; re-reading it', { kind: target.kind, name: target.name, attempt });
+      }
+    }
+    throw new Error(`${target.kind} "${target.name}" kept changing while injecting the CA bundle; gave up after ${maxAttempts} attempts`);
+  }
+
+  return {
+    async inject(caBundlePem) {
+      const caBundleBase64 = Buffer.from(caBundlePem, 'utf8').toString('base64');
+      const patched: string[] = [];
+      for (const target of targets) {
+        if (await injectInto(target, caBundleBase64)) patched.push(`${target.kind}/${target.name}`);
+      }
+      return { changed: patched.length > 0, patched };
+    },
+  };
+}
+
+interface Configuration {
+  metadata?: { resourceVersion?: string };
+  webhooks?: { clientConfig?: { caBundle?: string } }[];
+}
