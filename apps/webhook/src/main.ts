@@ -93,6 +93,11 @@ async function run(config: WebhookConfig, logger: Logger, metrics: WebhookMetric
   };
   process.once('SIGTERM', () => void stop('SIGTERM'));
   process.once('SIGINT', () => void stop('SIGINT'));
+  // SIGHUP rotates the CA and the serving certificate now (say, after a suspected key leak).
+  process.on('SIGHUP', () => {
+    logger.info('SIGHUP: rotating the CA and serving certificate now');
+    certificates.refresh('ca').catch((error: unknown) => logger.error('forced rotation failed; will retry', { error }));
+  });
 
   const material = await certificates.ready;
   const handler = createAdmissionHandler({

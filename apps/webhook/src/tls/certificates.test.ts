@@ -84,6 +84,18 @@ describe('generateCa', () => {
     await expect(generateCa({ commonName: 'x', notBefore: NOW, notAfter: days(1), keyBits })).rejects.toThrow(CertificateError);
   });
 
+  it('encodes common names as UTF8String, so Go (the API server) parses names with @ or _', async () => {
+    const named = await generateCa({ commonName: 'kaos-webhook-ca@1764140000', notBefore: NOW, notAfter: days(1) });
+    const leafOfNamed = await generateServingCertificate({ ca: named, sans: SANS, notBefore: NOW, notAfter: days(1), commonName: 'web_hook' });
+    for (const pem of [named.certificatePem, leafOfNamed.certificatePem]) {
+      const certificate = forge.pki.certificateFromPem(pem);
+      for (const field of [...certificate.subject.attributes, ...certificate.issuer.attributes]) {
+        expect(field.valueTagClass).toBe(forge.asn1.Type.UTF8);
+      }
+    }
+    expect(inspectCertificate(named.certificatePem).subjectCommonName).toBe('kaos-webhook-ca@1764140000');
+  });
+
   it('uses distinct positive, minimally encoded 128-bit serial numbers', async () => {
     const serials = [root, other, serving].map((pair) => inspectCertificate(pair.certificatePem).serialNumber);
     expect(new Set(serials).size).toBe(3);

@@ -111,6 +111,15 @@ export function sameSans(a: SubjectAltNames, b: SubjectAltNames): boolean {
   return x.dnsNames.join(',') === y.dnsNames.join(',') && x.ipAddresses.join(',') === y.ipAddresses.join(',');
 }
 
+/**
+ * A subject with one common name encoded as UTF8String. forge defaults to PrintableString, which
+ * cannot hold characters such as '@' or '_'; Go's crypto/x509 (the API server) then refuses the
+ * whole certificate ("invalid PrintableString"), while OpenSSL-based clients accept it.
+ */
+function distinguishedName(commonName: string): forge.pki.CertificateField[] {
+  return [{ name: 'commonName', value: commonName, valueTagClass: forge.asn1.Type.UTF8 as unknown as forge.asn1.Class }];
+}
+
 /** Generates a self-signed CA (basicConstraints CA:true, keyCertSign) with a fresh RSA key. */
 export async function generateCa(options: CaOptions): Promise<KeyAndCertificate> {
   const keys = await rsaKeyPair(options);
@@ -119,7 +128,7 @@ export async function generateCa(options: CaOptions): Promise<KeyAndCertificate>
   cert.serialNumber = randomSerialNumber();
   cert.validity.notBefore = options.notBefore;
   cert.validity.notAfter = options.notAfter;
-  const subject = [{ name: 'commonName', value: options.commonName }];
+  const subject = distinguishedName(options.commonName);
   cert.setSubject(subject);
   cert.setIssuer(subject);
   cert.setExtensions([
@@ -142,7 +151,7 @@ export async function generateServingCertificate(options: ServingCertificateOpti
   cert.serialNumber = randomSerialNumber();
   cert.validity.notBefore = options.notBefore;
   cert.validity.notAfter = new Date(Math.min(options.notAfter.getTime(), caCert.validity.notAfter.getTime()));
-  cert.setSubject([{ name: 'commonName', value: options.commonName ?? sans.dnsNames[0] ?? sans.ipAddresses[0] ?? 'webhook' }]);
+  cert.setSubject(distinguishedName(options.commonName ?? sans.dnsNames[0] ?? sans.ipAddresses[0] ?? 'webhook'));
   cert.setIssuer(caCert.subject.attributes);
   cert.setExtensions([
     { name: 'basicConstraints', cA: false, critical: true },
