@@ -54,11 +54,12 @@ function startCertificates(config: WebhookConfig, logger: Logger, onCertificate:
 }
 
 async function run(config: WebhookConfig, logger: Logger, metrics: WebhookMetrics): Promise<void> {
-  let webhookServer: HttpsServer | undefined;
+  // Filled in once the first certificate is loaded; certificate callbacks before that only record it.
+  const serving: { server?: HttpsServer } = {};
   const certificates = startCertificates(config, logger, (material) => {
     metrics.certificateExpiry.set(material.notAfter.getTime() / 1000);
-    if (webhookServer) {
-      reloadCertificate(webhookServer, material);
+    if (serving.server) {
+      reloadCertificate(serving.server, material);
       logger.info('serving certificate reloaded', { fingerprint: material.fingerprint, notAfter: material.notAfter.toISOString() });
     }
   });
@@ -72,7 +73,7 @@ async function run(config: WebhookConfig, logger: Logger, metrics: WebhookMetric
           return {
             certificateLoaded: state.certificateLoaded,
             caBundleInjected: state.caBundleInjected,
-            serving: webhookServer?.listening ?? false,
+            serving: serving.server?.listening ?? false,
           };
         },
       },
@@ -88,7 +89,7 @@ async function run(config: WebhookConfig, logger: Logger, metrics: WebhookMetric
     stopping = true;
     logger.info('shutting down: finishing in-flight reviews', { signal, graceSeconds: config.shutdownGraceSeconds });
     certificates.stop();
-    await shutdown([...(webhookServer ? [webhookServer] : []), opsServer], logger, config.shutdownGraceSeconds * 1000);
+    await shutdown([...(serving.server ? [serving.server] : []), opsServer], logger, config.shutdownGraceSeconds * 1000);
     logger.info('stopped');
   };
   process.once('SIGTERM', () => void stop('SIGTERM'));
@@ -107,7 +108,8 @@ async function run(config: WebhookConfig, logger: Logger, metrics: WebhookMetric
     metrics,
     maxBodyBytes: config.maxBodyBytes,
   });
-  webhookServer = createWebhookServer(material, handler);
+  const webhookServer = createWebhookServer(material, handler);
+  serving.server = webhookServer;
   webhookServer.on('tlsClientError', (error) => logger.debug('TLS handshake failed', { error: error.message }));
   const port = await listen(webhookServer, config.webhookPort, config.bindAddress);
   logger.info('admission webhook listening', {
