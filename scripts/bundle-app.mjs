@@ -14,6 +14,9 @@ await build({
   format: 'esm',
   target: 'node22',
   sourcemap: true,
+  // Smaller code is less memory: the bundle source and its compiled functions live in the heap.
+  minify: true,
+  keepNames: true,
   tsconfig: `apps/${app}/tsconfig.json`,
   // CommonJS dependencies (express, winston) call require(); give the ESM bundle one.
   banner: { js: "import { createRequire as __kaosCreateRequire } from 'node:module'; const require = __kaosCreateRequire(import.meta.url);" },

@@ -1,10 +1,16 @@
 // npm run bench:webhook — the webhook against its two floors, side by side, on this machine.
-// Each server runs in its own process (one core); autocannon drives it from this process (the other).
+// Each server runs in its own process (one core); this process drives it (the other): autocannon for
+// maximum throughput, an open-loop paced client for latency at a fixed rate.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import autocannon from 'autocannon';
-import { realisticAgentReview } from './fixtures.js';
+import { build } from 'esbuild';
+import { benchTls, realisticAgentReview } from './fixtures.js';
+import { pacedLoad } from './paced-load.js';
 
 const DURATION_S = Number(process.env.BENCH_DURATION ?? 10);
 const FIXED_RATE = Number(process.env.BENCH_RATE ?? 1000);
@@ -22,11 +28,62 @@ interface Figures {
   peakRssMb: number;
 }
 
+/** The benchmark servers as one bundle, run by plain node like the production image (no loaders inflating RSS). */
+const SERVER_BUNDLE = 'dist/bench/webhook-server.js';
+await build({
+  entryPoints: ['apps/webhook/bench/server.ts'],
+  outfile: SERVER_BUNDLE,
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node22',
+  tsconfig: 'apps/webhook/tsconfig.json',
+  banner: { js: "import { createRequire as __kaosCreateRequire } from 'node:module'; const require = __kaosCreateRequire(import.meta.url);" },
+  logLevel: 'warning',
+});
+
+/** Node flags of the production image (see charts/ and ADR 0004); the floors run with the same. */
+const NODE_FLAGS = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+
 function startServer(kind: string): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'apps/webhook/bench/server.ts', kind], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [...NODE_FLAGS, SERVER_BUNDLE, kind], { stdio: ['ignore', 'pipe', 'inherit'] });
   return new Promise((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`${kind} server exited with ${code}`)));
     createInterface({ input: child.stdout! }).once('line', (line) => resolve({ child, port: Number(line) }));
+  });
+}
+
+/** The real webhook: the production bundle (dist/apps/webhook/main.js) serving mounted certificates. */
+async function startWebhook(): Promise<{ child: ChildProcess; port: number }> {
+  const directory = mkdtempSync(join(tmpdir(), 'kaos-bench-tls-'));
+  const tls = await benchTls();
+  writeFileSync(join(directory, 'tls.crt'), tls.cert);
+  writeFileSync(join(directory, 'tls.key'), tls.key);
+  const port = await freePort();
+  const healthPort = await freePort();
+  const child = spawn(process.execPath, [...NODE_FLAGS, 'dist/apps/webhook/main.js'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { PATH: process.env.PATH, ...(process.env.MALLOC_ARENA_MAX ? { MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX } : {}), TLS_MODE: 'files', TLS_CERT_DIR: directory, WEBHOOK_PORT: String(port), HEALTH_PORT: String(healthPort), BIND_ADDRESS: '127.0.0.1', GATEWAY_API_ENABLED: 'true', GATEWAY_NAMESPACE: 'kaos-system' },
+  });
+  return new Promise((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`webhook exited with ${code}`)));
+    const lines = createInterface({ input: child.stdout! });
+    lines.on('line', (line) => {
+      if (line.includes('admission webhook listening')) {
+        lines.close();
+        child.stdout!.resume();
+        resolve({ child, port });
+      }
+    });
+  });
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createNetServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
   });
 }
 
@@ -48,18 +105,18 @@ async function load(port: number, path: string, extra: Partial<autocannon.Option
 }
 
 async function measure(name: string, kind: string, path: string): Promise<Figures> {
-  const { child, port } = await startServer(kind);
+  const { child, port } = kind === 'webhook' ? await startWebhook() : await startServer(kind);
   try {
     await load(port, path, { duration: 2 }); // warm-up: JIT, TLS sessions
     const max = await load(port, path, {});
-    const fixed = await load(port, path, { overallRate: FIXED_RATE });
+    const fixed = await pacedLoad({ port, path, body, rate: FIXED_RATE, durationS: DURATION_S, connections: CONNECTIONS });
     return {
       name,
       requestsPerSecond: Math.round(max.requests.average),
-      p50AtRate: fixed.latency.p50,
-      p99AtRate: fixed.latency.p99,
-      achievedRate: Math.round(fixed.requests.average),
-      errors: max.errors + max.non2xx + fixed.errors + fixed.non2xx,
+      p50AtRate: fixed.p50,
+      p99AtRate: fixed.p99,
+      achievedRate: fixed.achievedRate,
+      errors: max.errors + max.non2xx + fixed.errors,
       rssMb: memoryMb(child.pid!, 'VmRSS'),
       peakRssMb: memoryMb(child.pid!, 'VmHWM'),
     };
@@ -68,11 +125,12 @@ async function measure(name: string, kind: string, path: string): Promise<Figure
   }
 }
 
+console.log(`node flags: ${NODE_FLAGS.join(' ') || '(none)'}`);
 console.log(`bench:webhook — ${body.length}-byte AdmissionReview (kubectl-applied Agent), ${CONNECTIONS} keep-alive connections, ${DURATION_S}s per run`);
 const transport = await measure('transport floor (bare https, fixed answer)', 'transport', '/');
 const work = await measure('work floor (bare https, same work)', 'work', '/');
-const webhook = await measure('kaos webhook POST /validate', 'webhook', '/validate');
-const mutate = await measure('kaos webhook POST /mutate', 'webhook', '/mutate');
+const webhook = await measure('kaos webhook POST /validate (production bundle)', 'webhook', '/validate');
+const mutate = await measure('kaos webhook POST /mutate (production bundle)', 'webhook', '/mutate');
 
 const rows = [transport, work, webhook, mutate];
 console.log('');

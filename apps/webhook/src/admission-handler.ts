@@ -87,6 +87,7 @@ function resultOf(outcome: { response: NonNullable<Extract<AdmissionOutcome, { r
 export function createAdmissionHandler(options: AdmissionHandlerOptions) {
   const { config, validator, logger, metrics } = options;
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const timers = { mutate: metrics.admissionSeconds.labels('mutate'), validate: metrics.admissionSeconds.labels('validate') };
 
   function refuse(response: ServerResponse, error: HttpError, request: IncomingMessage): void {
     metrics.badRequests.inc({ reason: error.reason });
@@ -118,9 +119,10 @@ export function createAdmissionHandler(options: AdmissionHandlerOptions) {
 
     const result = resultOf(outcome);
     metrics.admissions.inc({ webhook, kind: review.kind.kind, operation: review.operation, result });
-    metrics.admissionSeconds.observe({ webhook }, Number(process.hrtime.bigint() - started) / 1e9);
-    const level = result === 'denied' ? 'info' : 'debug';
-    logger.log(level, 'admission decided', {
+    timers[webhook].observe(Number(process.hrtime.bigint() - started) / 1e9);
+    // Allowed reviews log at debug; skip building the line at all when debug is off (hot path).
+    if (result !== 'denied' && !logger.isDebugEnabled()) return;
+    logger.log(result === 'denied' ? 'info' : 'debug', 'admission decided', {
       webhook,
       uid: review.uid,
       kind: review.kind.kind,

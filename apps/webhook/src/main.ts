@@ -2,11 +2,12 @@
 // server and the ops server together. All decisions live in libs/routing; this file only starts,
 // connects and stops things.
 import type { Server as HttpsServer } from 'node:https';
-import { AdmissionregistrationV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { KubeConfig } from '@kubernetes/client-node';
 import { ResourceValidator } from '@kaos/api-types';
 import { ConfigError } from '@kaos/routing';
 import { createAdmissionHandler } from './admission-handler.js';
 import { loadWebhookConfig, type WebhookConfig } from './config.js';
+import { restSecretsApi, restWebhookConfigurationsApi } from './kube-rest.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMetrics, type WebhookMetrics } from './metrics.js';
 import { createOpsApp, createOpsServer, createWebhookServer, listen, reloadCertificate, shutdown } from './server.js';
@@ -25,7 +26,7 @@ function startCertificates(config: WebhookConfig, logger: Logger, onCertificate:
   const injector =
     config.mutatingWebhookConfiguration || config.validatingWebhookConfiguration
       ? createCaInjector({
-          api: kubeConfig.makeApiClient(AdmissionregistrationV1Api),
+          api: restWebhookConfigurationsApi(kubeConfig),
           ...(config.mutatingWebhookConfiguration ? { mutatingWebhookConfiguration: config.mutatingWebhookConfiguration } : {}),
           ...(config.validatingWebhookConfiguration ? { validatingWebhookConfiguration: config.validatingWebhookConfiguration } : {}),
           logger,
@@ -35,7 +36,7 @@ function startCertificates(config: WebhookConfig, logger: Logger, onCertificate:
   return startCertificateManager({
     mode: 'generate',
     store: createSecretStore({
-      api: kubeConfig.makeApiClient(CoreV1Api),
+      api: restSecretsApi(kubeConfig),
       name: config.secretName,
       namespace: config.namespace,
       policy: DEFAULT_ROTATION_POLICY,
