@@ -1,10 +1,9 @@
 // Fuzz: thousands of mutated AdmissionReviews against the real handler. Bounded in count and time;
 // every answer must be a well-formed 200 or 4xx, and the server must keep serving.
-import { createServer, request as httpRequest, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { ResourceValidator } from '@kaos/api-types';
 import { createAdmissionHandler } from './admission-handler.js';
+import { serveForTest, testRoutingConfig } from './handler.test-helpers.js';
 import { silentLogger } from './logger.js';
 import { createMetrics } from './metrics.js';
 
@@ -97,39 +96,15 @@ function mutateReview(random: () => number): unknown {
 }
 
 const metrics = createMetrics(false);
-const handler = createAdmissionHandler({
-  config: { gatewayApiEnabled: true, gatewayName: 'kaos-gateway', gatewayNamespace: 'kaos-system', defaultTimeouts: { Agent: '120s', ModelAPI: '120s', MCPServer: '30s' } },
-  validator: new ResourceValidator(),
-  logger: silentLogger(),
-  metrics,
-});
-let server: Server;
-let port: number;
+const handler = createAdmissionHandler({ config: testRoutingConfig, validator: new ResourceValidator(), logger: silentLogger(), metrics });
+let served: Awaited<ReturnType<typeof serveForTest>>;
 
 beforeAll(async () => {
-  server = createServer((req, res) => {
-    if (!handler(req, res)) {
-      res.writeHead(404);
-      res.end();
-    }
-  });
-  server.keepAliveTimeout = 1000;
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  port = (server.address() as AddressInfo).port;
+  served = await serveForTest(handler);
 });
-afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+afterAll(() => served.close());
 
-function post(path: string, body: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest({ host: '127.0.0.1', port, path, method: 'POST', headers: { 'content-type': 'application/json' } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
+const post = (path: string, body: string) => served.send(path, body);
 
 describe('admission handler under fuzzing', () => {
   it(`answers ${ITERATIONS} mutated reviews with 200 or 4xx, never crashing`, async () => {

@@ -1,46 +1,20 @@
-import { createServer, request as httpRequest, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { ResourceValidator } from '@kaos/api-types';
-import type { RoutingConfig } from '@kaos/routing';
 import { createAdmissionHandler } from './admission-handler.js';
+import { serveForTest, testRoutingConfig } from './handler.test-helpers.js';
 import { silentLogger } from './logger.js';
 import { createMetrics } from './metrics.js';
 
-const config: RoutingConfig = {
-  gatewayApiEnabled: true,
-  gatewayName: 'kaos-gateway',
-  gatewayNamespace: 'kaos-system',
-  defaultTimeouts: { Agent: '120s', ModelAPI: '120s', MCPServer: '30s' },
-};
 const metrics = createMetrics(false);
-const handler = createAdmissionHandler({ config, validator: new ResourceValidator(), logger: silentLogger(), metrics, maxBodyBytes: 64 * 1024 });
-let server: Server;
-let port: number;
+const handler = createAdmissionHandler({ config: testRoutingConfig, validator: new ResourceValidator(), logger: silentLogger(), metrics, maxBodyBytes: 64 * 1024 });
+let served: Awaited<ReturnType<typeof serveForTest>>;
 
 beforeAll(async () => {
-  server = createServer((req, res) => {
-    if (!handler(req, res)) {
-      res.writeHead(404);
-      res.end();
-    }
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  port = (server.address() as AddressInfo).port;
+  served = await serveForTest(handler);
 });
-afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+afterAll(() => served.close());
 
-function send(path: string, body: string | Buffer, headers: Record<string, string> = { 'content-type': 'application/json' }, method = 'POST') {
-  return new Promise<{ status: number; body: string }>((resolve, reject) => {
-    const req = httpRequest({ host: '127.0.0.1', port, path, method, headers }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
+const send = (...args: Parameters<typeof served.send>) => served.send(...args);
 
 const agentReview = (object: unknown = { kind: 'Agent', apiVersion: 'kaos.tools/v1alpha1', metadata: { name: 'a', namespace: 'prod' }, spec: { modelAPI: 'm' } }) =>
   JSON.stringify({
