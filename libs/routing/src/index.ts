@@ -6,4 +6,5 @@ export * from './duration.js';
 export * from './naming.js';
 export * from './problems.js';
 export * from './route.js';
+export * from './status.js';
 export * from './validation.js';
