@@ -1,0 +1,180 @@
+import { describe, expect, it } from '@jest/globals';
+import { WorkQueue, type QueueTimers } from './queue.js';
+
+/** Timers that only fire when the test advances the clock. */
+function fakeTimers() {
+  let now = 0;
+  let nextId = 1;
+  const pending = new Map<number, { at: number; callback: () => void }>();
+  const timers: QueueTimers = {
+    now: () => now,
+    setTimeout: (callback, ms) => {
+      const id = nextId++;
+      pending.set(id, { at: now + ms, callback });
+      return id;
+    },
+    clearTimeout: (handle) => void pending.delete(handle as number),
+  };
+  return {
+    timers,
+    pendingDelays: () => [...pending.values()].map((timer) => timer.at - now).sort((a, b) => a - b),
+    advance(ms: number) {
+      now += ms;
+      for (const [id, timer] of [...pending.entries()].sort((a, b) => a[1].at - b[1].at)) {
+        if (timer.at <= now) {
+          pending.delete(id);
+          timer.callback();
+        }
+      }
+    },
+  };
+}
+
+/** A promise with its resolve function, to hold a worker mid-reconcile. */
+function gate() {
+  let open!: () => void;
+  const promise = new Promise<void>((resolve) => (open = resolve));
+  return { promise, open };
+}
+
+const flush = () => new Promise((resolve) => setImmediate(resolve));
+
+describe('WorkQueue', () => {
+  it('deduplicates a key that is added while it waits', async () => {
+    const seen: string[] = [];
+    const hold = gate();
+    const queue = new WorkQueue(
+      async (key) => {
+        seen.push(key);
+        if (key === 'first') await hold.promise;
+      },
+      { concurrency: 1, baseDelayMs: 10, maxDelayMs: 100, timers: fakeTimers().timers },
+    );
+    queue.add('first');
+    queue.add('a');
+    queue.add('a');
+    queue.add('a');
+    expect(queue.depth()).toBe(2);
+    hold.open();
+    await queue.idle();
+    expect(seen).toEqual(['first', 'a']);
+  });
+
+  it('runs one reconcile per key at a time, and once more for an add during it', async () => {
+    let running = 0;
+    let maxRunning = 0;
+    const seen: string[] = [];
+    const hold = gate();
+    const queue = new WorkQueue(
+      async (key) => {
+        running++;
+        maxRunning = Math.max(maxRunning, running);
+        seen.push(key);
+        if (seen.length === 1) await hold.promise;
+        running--;
+      },
+      { concurrency: 4, baseDelayMs: 10, maxDelayMs: 100, timers: fakeTimers().timers },
+    );
+    queue.add('k');
+    await flush();
+    queue.add('k');
+    queue.add('k');
+    hold.open();
+    await queue.idle();
+    expect(seen).toEqual(['k', 'k']);
+    expect(maxRunning).toBe(1);
+  });
+
+  it('bounds concurrency across keys', async () => {
+    let running = 0;
+    let maxRunning = 0;
+    const queue = new WorkQueue(
+      async () => {
+        running++;
+        maxRunning = Math.max(maxRunning, running);
+        await flush();
+        running--;
+      },
+      { concurrency: 3, baseDelayMs: 10, maxDelayMs: 100, timers: fakeTimers().timers },
+    );
+    for (let i = 0; i < 20; i++) queue.add(`k${i}`);
+    await queue.idle();
+    expect(maxRunning).toBe(3);
+  });
+
+  it('retries a failing key with exponential backoff, capped, and forgets failures after a success', async () => {
+    const clock = fakeTimers();
+    let attempts = 0;
+    const queue = new WorkQueue(
+      async () => {
+        attempts++;
+        if (attempts <= 6) throw new Error('API down');
+      },
+      { concurrency: 1, baseDelayMs: 100, maxDelayMs: 1_000, timers: clock.timers, random: () => 0.5 },
+    );
+    queue.add('k');
+    const delays: number[] = [];
+    for (let i = 0; i < 6; i++) {
+      await queue.idle();
+      await flush();
+      delays.push(clock.pendingDelays()[0]!);
+      clock.advance(delays[delays.length - 1]!);
+    }
+    await queue.idle();
+    expect(delays).toEqual([100, 200, 400, 800, 1_000, 1_000]);
+    expect(attempts).toBe(7);
+    expect(queue.failuresOf('k')).toBe(0);
+    expect(clock.pendingDelays()).toEqual([]);
+  });
+
+  it.each([
+    [0, 75],
+    [0.999, 125],
+  ])('jitters the delay within ±25%% (random %d → %d ms)', (random, delay) => {
+    const queue = new WorkQueue(async () => {}, { concurrency: 1, baseDelayMs: 100, maxDelayMs: 1_000, random: () => random });
+    expect(queue.backoffMs(1)).toBe(delay);
+  });
+
+  it('requeues after the delay a reconcile asks for, and an earlier add replaces it', async () => {
+    const clock = fakeTimers();
+    const seen: number[] = [];
+    const queue = new WorkQueue(
+      async () => {
+        seen.push(clock.timers.now());
+        return { requeueAfterMs: 60_000 };
+      },
+      { concurrency: 1, baseDelayMs: 10, maxDelayMs: 100, timers: clock.timers },
+    );
+    queue.add('k');
+    await queue.idle();
+    await flush();
+    expect(clock.pendingDelays()).toEqual([60_000]);
+    clock.advance(1_000);
+    queue.add('k');
+    await queue.idle();
+    await flush();
+    expect(seen).toEqual([0, 1_000]);
+    expect(clock.pendingDelays()).toEqual([60_000]);
+  });
+
+  it('takes no work after stop and cancels retries', async () => {
+    const clock = fakeTimers();
+    const seen: string[] = [];
+    const queue = new WorkQueue(
+      async (key) => {
+        seen.push(key);
+        throw new Error('x');
+      },
+      { concurrency: 1, baseDelayMs: 10, maxDelayMs: 100, timers: clock.timers },
+    );
+    queue.add('a');
+    await queue.idle();
+    await flush();
+    queue.stop();
+    clock.advance(1_000);
+    queue.add('b');
+    await flush();
+    expect(seen).toEqual(['a']);
+    expect(queue.depth()).toBe(0);
+  });
+});
