@@ -1,0 +1,159 @@
+import { isDeepStrictEqual } from 'node:util';
+import { isKaosKind, type Gateway, type GatewayStatus, type HTTPRoute, type KaosKind, type KaosResource } from '@kaos/api-types';
+import {
+  MANAGED_BY,
+  MANAGED_BY_LABEL,
+  OWNER_KIND_LABEL,
+  OWNER_NAME_LABEL,
+  ROUTE_REASONS,
+  desiredRoute,
+  gatewayStatus,
+  invalidRoute,
+  routeDifferences,
+  routeName,
+  routeProblems,
+  wantsRoute,
+  type RouteReason,
+  type RoutingConfig,
+} from '@kaos/routing';
+import type { ReconcileResult } from './queue.js';
+
+/** Thrown by the cluster adapter when the Gateway API CRDs are not installed. */
+export class GatewayApiMissingError extends Error {
+  override readonly name = 'GatewayApiMissingError';
+}
+
+/** What the reconciler needs from the cluster; the app wires it to client-node, tests to a fake. */
+export interface Cluster {
+  /** The resource from the local cache, or undefined when it is gone. */
+  getResource(kind: KaosKind, namespace: string, name: string): KaosResource | undefined;
+  /** The HTTPRoute of that name, or undefined; throws GatewayApiMissingError without the CRDs. */
+  getRoute(namespace: string, name: string): Promise<HTTPRoute | undefined>;
+  /** The shared Gateway, when it exists. */
+  getGateway(): Promise<Gateway | undefined>;
+  /** Server-side applies the route with our field manager, taking over conflicting fields; returns the result. */
+  applyRoute(route: HTTPRoute): Promise<HTTPRoute>;
+  /** Deletes the route, only if it is still the object with this uid. */
+  deleteRoute(namespace: string, name: string, uid: string | undefined): Promise<void>;
+  /** Writes `status.gateway` (and nothing else) through the status subresource; `undefined` removes it. */
+  writeGatewayStatus(resource: KaosResource, status: GatewayStatus | undefined): Promise<void>;
+  /** Records a Kubernetes Event on the resource. */
+  event(resource: KaosResource, type: 'Normal' | 'Warning', reason: string, message: string): void;
+}
+
+/** How long to wait before looking again at something only time can change (CRDs installed, Gateway status). */
+export const RECHECK_AFTER_MS = 30_000;
+
+/** The work-queue key of a resource: `kind/namespace/name`. */
+export function resourceKey(kind: KaosKind, namespace: string, name: string): string {
+  return `${kind}/${namespace}/${name}`;
+}
+
+/** Splits a work-queue key; undefined for keys that are not ours. */
+export function parseResourceKey(key: string): { kind: KaosKind; namespace: string; name: string } | undefined {
+  const [kind, namespace, name, ...rest] = key.split('/');
+  if (!isKaosKind(kind) || !namespace || !name || rest.length > 0) return undefined;
+  return { kind, namespace, name };
+}
+
+/** Whether a live route belongs to this resource: its controller reference, or our labels naming it. */
+export function isOwnedBy(route: HTTPRoute, resource: KaosResource): boolean {
+  const owner = route.metadata.ownerReferences?.find((ref) => ref.controller);
+  if (owner) return owner.uid === resource.metadata.uid && owner.kind === resource.kind;
+  const labels = route.metadata.labels ?? {};
+  return labels[MANAGED_BY_LABEL] === MANAGED_BY && labels[OWNER_KIND_LABEL] === resource.kind && labels[OWNER_NAME_LABEL] === resource.metadata.name;
+}
+
+/** Status comparison that ignores timestamps alone, so an unchanged state is never rewritten. */
+function sameStatus(a: GatewayStatus | undefined, b: GatewayStatus | undefined): boolean {
+  const strip = (status: GatewayStatus | undefined) =>
+    status && { ...status, conditions: status.conditions?.map(({ lastTransitionTime: _time, ...rest }) => rest) };
+  return isDeepStrictEqual(strip(a), strip(b));
+}
+
+/**
+ * Reconciles one resource: makes its HTTPRoute what `desiredRoute` says (create, update only when
+ * `routeDifferences` finds something, delete when it should have none), never touches a route it
+ * does not own, and reports everything on `status.gateway`. Throws on API failures so the queue
+ * retries with backoff; the failure is on the status first.
+ */
+export function createReconciler(cluster: Cluster, config: RoutingConfig, now: () => Date = () => new Date()) {
+  async function report(resource: KaosResource, status: GatewayStatus | undefined): Promise<void> {
+    if (sameStatus(resource.status?.gateway, status)) return;
+    await cluster.writeGatewayStatus(resource, status);
+  }
+
+  function blocked(resource: KaosResource, reason: RouteReason, message: string): GatewayStatus {
+    return gatewayStatus({ resource, config, blocked: { reason, message }, previous: resource.status?.gateway?.conditions, now: now() });
+  }
+
+  async function removeOwnRoute(resource: KaosResource, live: HTTPRoute | undefined, why: string): Promise<void> {
+    if (!live || !isOwnedBy(live, resource)) return;
+    await cluster.deleteRoute(live.metadata.namespace!, live.metadata.name!, live.metadata.uid);
+    cluster.event(resource, 'Normal', 'RouteDeleted', `deleted HTTPRoute ${live.metadata.name}: ${why}`);
+  }
+
+  return async function reconcile(key: string): Promise<ReconcileResult> {
+    const parsed = parseResourceKey(key);
+    if (!parsed) return;
+    const resource = cluster.getResource(parsed.kind, parsed.namespace, parsed.name);
+    // Gone or going: the garbage collector removes the route through its owner reference.
+    if (!resource || resource.metadata.deletionTimestamp) return;
+
+    const name = routeName(resource);
+    let live: HTTPRoute | undefined;
+    try {
+      live = config.gatewayApiEnabled ? await cluster.getRoute(parsed.namespace, name) : undefined;
+    } catch (error) {
+      if (!(error instanceof GatewayApiMissingError)) throw error;
+      await report(resource, blocked(resource, ROUTE_REASONS.GatewayAPIMissing, 'the Gateway API CRDs (gateway.networking.k8s.io) are not installed'));
+      return { requeueAfterMs: RECHECK_AFTER_MS };
+    }
+
+    if (!wantsRoute(resource, config)) {
+      // Routing off: no route and no status.gateway. Agent not exposed: say so on its status.
+      await removeOwnRoute(resource, live, 'spec.agentNetwork.expose is false');
+      await report(resource, config.gatewayApiEnabled ? blocked(resource, ROUTE_REASONS.Disabled, 'spec.agentNetwork.expose is false') : undefined);
+      return;
+    }
+
+    const problems = routeProblems(resource, config);
+    if (problems.length > 0) {
+      await removeOwnRoute(resource, live, 'the resource cannot have a valid route');
+      const { reason, message } = invalidRoute(problems);
+      if (resource.status?.gateway?.conditions?.find((c) => c.type === 'RouteReady')?.reason !== reason) {
+        cluster.event(resource, 'Warning', reason, message);
+      }
+      await report(resource, blocked(resource, reason, message));
+      return;
+    }
+
+    if (live && !isOwnedBy(live, resource)) {
+      const message = `HTTPRoute ${parsed.namespace}/${name} exists and is not managed by KAOS for this ${resource.kind}; it is left untouched`;
+      if (resource.status?.gateway?.conditions?.find((c) => c.type === 'RouteReady')?.reason !== ROUTE_REASONS.RouteConflict) {
+        cluster.event(resource, 'Warning', ROUTE_REASONS.RouteConflict, message);
+      }
+      await report(resource, blocked(resource, ROUTE_REASONS.RouteConflict, message));
+      return;
+    }
+
+    const desired = desiredRoute(resource, config)!;
+    const differences = live ? routeDifferences(desired, live) : ['(missing)'];
+    if (differences.length > 0) {
+      try {
+        live = await cluster.applyRoute(desired);
+      } catch (error) {
+        await report(resource, blocked(resource, ROUTE_REASONS.APIError, `writing HTTPRoute ${name} failed: ${(error as Error).message}`));
+        throw error;
+      }
+      const created = differences[0] === '(missing)';
+      cluster.event(resource, 'Normal', created ? 'RouteCreated' : 'RouteUpdated', `HTTPRoute ${name}${created ? '' : `: ${differences.join(', ')} changed`}`);
+    }
+
+    const gateway = await cluster.getGateway();
+    const status = gatewayStatus({ resource, config, route: live, gateway, previous: resource.status?.gateway?.conditions, now: now() });
+    await report(resource, status);
+    // Until the Gateway has spoken about this route, look again (its status does not touch the resource).
+    return status.accepted ? undefined : { requeueAfterMs: RECHECK_AFTER_MS };
+  };
+}
