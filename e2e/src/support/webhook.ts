@@ -1,25 +1,15 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream } from 'node:fs';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { repoRoot, type ControlPlane } from '../control-plane/index.js';
+import type { ControlPlane } from '../control-plane/index.js';
 import { freePort } from '../control-plane/proc.js';
+import { startApp, type AppProcess } from './app-process.js';
 import { kubectlOk } from './cluster.js';
 
-/** A webhook process started from source against a control plane. */
-export interface RunningWebhook {
-  pid: number;
+/** A webhook process started against a control plane. */
+export interface RunningWebhook extends AppProcess {
   webhookPort: number;
   healthPort: number;
   namespace: string;
   secretName: string;
-  logFile: string;
-  /** Sends a signal to the webhook process. */
-  signal(signal: NodeJS.Signals): void;
-  /** Waits until /readyz answers 200 (or throws with the log tail). */
-  waitReady(timeoutMs?: number): Promise<void>;
-  /** Stops the process (SIGTERM, then SIGKILL) and resolves with its exit code. */
-  stop(): Promise<number | null>;
 }
 
 const MUTATING = 'kaos-e2e-mutating';
@@ -75,15 +65,10 @@ export async function startWebhook(plane: ControlPlane, env: Record<string, stri
   const healthPort = await freePort();
   for (const configuration of webhookConfigurations(webhookPort)) await kubectlOk(plane, ['apply'], configuration);
 
-  const logFile = join(plane.workDir, `webhook-${webhookPort}.log`);
-  const log = createWriteStream(logFile);
-  // The bundle the container image runs (nx builds it before the e2e tests).
-  const child: ChildProcess = spawn(process.execPath, [join(repoRoot, 'dist/apps/webhook/main.js')], {
-    env: {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
+  const app = startApp(
+    'webhook',
+    {
       KUBECONFIG: plane.kubeconfigPath,
-      LOG_LEVEL: 'debug',
       POD_NAMESPACE: namespace,
       WEBHOOK_SERVICE_NAME: 'kaos-webhook',
       TLS_EXTRA_IPS: '127.0.0.1',
@@ -96,44 +81,8 @@ export async function startWebhook(plane: ControlPlane, env: Record<string, stri
       GATEWAY_NAMESPACE: namespace,
       ...env,
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  child.stdout?.pipe(log);
-  child.stderr?.pipe(log);
-  let exitCode: number | null | undefined;
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve((exitCode = code))));
-  const readTail = async () => (await import('node:fs')).readFileSync(logFile, 'utf8').split('\n').slice(-40).join('\n');
-
-  return {
-    pid: child.pid!,
-    webhookPort,
+    join(plane.workDir, `webhook-${webhookPort}.log`),
     healthPort,
-    namespace,
-    secretName: 'kaos-webhook-tls',
-    logFile,
-    signal: (signal) => child.kill(signal),
-    async waitReady(timeoutMs = 60_000) {
-      const deadline = Date.now() + timeoutMs;
-      while (Date.now() < deadline) {
-        if (exitCode !== undefined) throw new Error(`webhook exited with ${exitCode}:\n${await readTail()}`);
-        try {
-          const response = await fetch(`http://127.0.0.1:${healthPort}/readyz`);
-          if (response.status === 200) return;
-        } catch {
-          // not listening yet
-        }
-        await sleep(200);
-      }
-      throw new Error(`webhook not ready after ${timeoutMs} ms:\n${await readTail()}`);
-    },
-    async stop() {
-      if (exitCode !== undefined) return exitCode;
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-      const code = await exited;
-      clearTimeout(timer);
-      log.end();
-      return code;
-    },
-  };
+  );
+  return { ...app, webhookPort, healthPort, namespace, secretName: 'kaos-webhook-tls' };
 }
