@@ -11,6 +11,20 @@ import { createNamespace, kubectlOk, startTestCluster } from './support/cluster.
 
 let plane: ControlPlane;
 let controller: AppProcess;
+
+const controllerEnv = (name: string, healthPort: number) => ({
+  KUBECONFIG: plane.kubeconfigPath,
+  GATEWAY_API_ENABLED: 'true',
+  GATEWAY_NAMESPACE: 'kaos-system',
+  POD_NAMESPACE: 'kaos-system',
+  POD_NAME: name,
+  HEALTH_PORT: String(healthPort),
+  BIND_ADDRESS: '127.0.0.1',
+  // Short lease so the hand-over test is quick; the rules (renew < lease, retry < renew) still hold.
+  LEASE_DURATION_SECONDS: '4',
+  RENEW_DEADLINE_SECONDS: '3',
+  RETRY_PERIOD_SECONDS: '1',
+});
 let namespace: string;
 
 beforeAll(async () => {
@@ -19,7 +33,7 @@ beforeAll(async () => {
   const healthPort = await freePort();
   controller = startApp(
     'controller',
-    { KUBECONFIG: plane.kubeconfigPath, GATEWAY_API_ENABLED: 'true', GATEWAY_NAMESPACE: 'kaos-system', HEALTH_PORT: String(healthPort), BIND_ADDRESS: '127.0.0.1' },
+    controllerEnv('controller-1', healthPort),
     join(plane.workDir, 'controller.log'),
     healthPort,
   );
@@ -157,5 +171,26 @@ describe('one HTTPRoute per resource', () => {
     expect(gateway.conditions!.map((c) => `${c.type}=${c.status}/${c.reason}`)).toEqual(['Accepted=True/Accepted', 'ResolvedRefs=True/ResolvedRefs', 'RouteReady=True/Ready']);
     const table = await kubectlOk(plane, ['get', 'agent', 'mirrored', '-n', namespace]);
     expect(table).toMatch(/mirrored\s+m\s+.*Ready/);
+  });
+});
+
+describe('two replicas', () => {
+  it('have exactly one leader, and the other takes over when it stops', async () => {
+    const healthPort = await freePort();
+    const second = startApp('controller', controllerEnv('controller-2', healthPort), join(plane.workDir, 'controller-2.log'), healthPort);
+    try {
+      await second.waitReady();
+      const lease = async () => JSON.parse(await kubectlOk(plane, ['get', 'lease', 'kaos-routing-controller', '-n', 'kaos-system', '-o', 'jsonpath={.spec}'])) as { holderIdentity?: string };
+      expect((await lease()).holderIdentity).toBe('controller-1');
+      const leaderFlag = async (port: number) => ((await (await fetch(`http://127.0.0.1:${port}/readyz`)).json()) as { leader: boolean }).leader;
+      expect(await leaderFlag(healthPort)).toBe(false);
+
+      expect(await controller.stop()).toBe(0);
+      await eventually('controller-2 leads', async () => ((await lease()).holderIdentity === 'controller-2' ? true : undefined), 15_000);
+      await apply('Agent', 'after-handover', { modelAPI: 'm' });
+      await eventually('route from the new leader', () => route('agent-after-handover'));
+    } finally {
+      await second.stop();
+    }
   });
 });

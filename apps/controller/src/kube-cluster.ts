@@ -26,6 +26,7 @@ import {
   type KaosResource,
 } from '@kaos/api-types';
 import { FIELD_MANAGER, MANAGED_ROUTE_SELECTOR, OWNER_KIND_LABEL, OWNER_NAME_LABEL, type RoutingConfig } from '@kaos/routing';
+import type { LeaseSpec, LeaseStore } from './leader-election.js';
 import type { Logger } from './logger.js';
 import { GatewayApiMissingError, resourceKey, type Cluster } from './reconciler.js';
 
@@ -106,6 +107,9 @@ export function createKubeCluster(kubeConfig: KubeConfig, config: RoutingConfig,
     supervisors.push(supervise(definition.plural, informer, logger, () => informer.list().forEach(onObject)));
   }
 
+  const resyncAll = () =>
+    resourceInformers.forEach((informer, kind) => informer.list().forEach((o) => enqueue(resourceKey(kind, o.metadata?.namespace ?? '', o.metadata?.name ?? ''))));
+
   const routeInformer = makeInformer<KubernetesObject>(
     kubeConfig,
     `/apis/${GATEWAY_API_GROUP}/${GATEWAY_VERSION}/httproutes`,
@@ -119,7 +123,7 @@ export function createKubeCluster(kubeConfig: KubeConfig, config: RoutingConfig,
   };
   routeInformer.on('update', onRoute);
   routeInformer.on('delete', onRoute);
-  supervisors.push(supervise('httproutes', routeInformer, logger, () => resourceInformers.forEach((informer, kind) => informer.list().forEach((o) => enqueue(resourceKey(kind, o.metadata?.namespace ?? '', o.metadata?.name ?? ''))))));
+  supervisors.push(supervise('httproutes', routeInformer, logger, () => resyncAll()));
 
   let gatewayApiCheckedAt = 0;
   let gatewayApiPresent = false;
@@ -137,6 +141,26 @@ export function createKubeCluster(kubeConfig: KubeConfig, config: RoutingConfig,
   }
 
   const eventTimes = new Map<string, number>();
+
+  const leasePath = (namespace: string, name: string) => ({ group: 'coordination.k8s.io', version: 'v1', namespace, plural: 'leases', name });
+  /** The leader-election Lease, read and written as plain JSON (MicroTime stays a string). */
+  const leaseStore = (namespace: string, name: string): LeaseStore => ({
+    async read() {
+      try {
+        const lease = (await custom.getNamespacedCustomObject(leasePath(namespace, name))) as { spec?: LeaseSpec; metadata: { resourceVersion: string } };
+        return { spec: lease.spec ?? {}, resourceVersion: lease.metadata.resourceVersion };
+      } catch (error) {
+        if (status(error) === 404) return undefined;
+        throw error;
+      }
+    },
+    async create(spec) {
+      await custom.createNamespacedCustomObject({ ...leasePath(namespace, name), body: { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name, namespace }, spec } });
+    },
+    async write(spec, resourceVersion) {
+      await custom.replaceNamespacedCustomObject({ ...leasePath(namespace, name), body: { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name, namespace, resourceVersion }, spec } });
+    },
+  });
 
   const cluster: Cluster = {
     getResource: (kind, namespace, name) => typed<KaosResource>(resourceInformers.get(kind)?.get(name, namespace)),
@@ -212,6 +236,9 @@ export function createKubeCluster(kubeConfig: KubeConfig, config: RoutingConfig,
 
   return {
     cluster,
+    leaseStore,
+    /** Queues every cached resource: on becoming leader and periodically, to repair anything missed. */
+    resyncAll,
     async start() {
       await Promise.all(supervisors.map((supervisor) => supervisor.start()));
     },

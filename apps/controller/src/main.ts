@@ -1,50 +1,36 @@
-// Entry point of the routing controller: configuration, informers feeding a work queue, the
-// reconciler, and the ops endpoints. Decisions live in libs/routing and reconciler.ts.
+// Entry point of the routing controller: configuration, informers feeding a work queue, leader
+// election, the reconciler, and the ops endpoints. Decisions live in libs/routing and reconciler.ts.
 import { createServer } from 'node:http';
 import { KubeConfig } from '@kubernetes/client-node';
-import { ConfigError, routingConfigFromEnv } from '@kaos/routing';
+import { ConfigError } from '@kaos/routing';
 import express from 'express';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { loadControllerConfig } from './config.js';
 import { createKubeCluster } from './kube-cluster.js';
+import { startLeaderElection } from './leader-election.js';
 import { createLogger } from './logger.js';
 import { WorkQueue } from './queue.js';
 import { createReconciler } from './reconciler.js';
 
 const logger = createLogger();
 
-function port(value: string | undefined, fallback: number, variable: string): number {
-  const text = value?.trim() || String(fallback);
-  const parsed = Number(text);
-  if (!/^\d+$/.test(text) || parsed < 1 || parsed > 65535) {
-    throw new ConfigError([{ field: variable, message: `must be a port number from 1 to 65535, not ${JSON.stringify(text)}` }]);
-  }
-  return parsed;
-}
-
 try {
-  const routing = routingConfigFromEnv(process.env);
-  const healthPort = port(process.env.HEALTH_PORT, 8082, 'HEALTH_PORT');
+  const config = loadControllerConfig(process.env);
   const kubeConfig = new KubeConfig();
   kubeConfig.loadFromDefault();
 
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const reconciles = new Counter({ name: 'kaos_controller_reconciles_total', help: 'Reconciles by result.', labelNames: ['result'], registers: [registry] });
-  // Read at scrape time, so the gauge is never stale.
-  let queueDepth = () => 0;
-  new Gauge({
-    name: 'kaos_controller_queue_depth',
-    help: 'Keys waiting, running or scheduled for retry.',
-    registers: [registry],
-    collect() {
-      this.set(queueDepth());
-    },
-  });
+  // Read at scrape time, so the gauges are never stale.
+  const readings = { depth: () => 0, leader: () => false };
+  new Gauge({ name: 'kaos_controller_queue_depth', help: 'Keys waiting, running or scheduled for retry.', registers: [registry], collect() { this.set(readings.depth()); } });
+  new Gauge({ name: 'kaos_controller_leader', help: '1 while this replica holds the Lease and writes.', registers: [registry], collect() { this.set(readings.leader() ? 1 : 0); } });
 
-  // Informers feed the queue once started (below), after the queue exists.
+  // Informers run on every replica (warm caches); only the leader's queue receives keys.
   const feed: { queue?: WorkQueue } = {};
-  const kube = createKubeCluster(kubeConfig, routing, logger, (key) => feed.queue?.add(key));
-  const reconcile = createReconciler(kube.cluster, routing);
+  const kube = createKubeCluster(kubeConfig, config.routing, logger, (key) => feed.queue?.add(key));
+  const reconcile = createReconciler(kube.cluster, config.routing);
   const queue = new WorkQueue(
     async (key) => {
       try {
@@ -58,31 +44,59 @@ try {
         throw error;
       }
     },
-    { concurrency: 4, baseDelayMs: 500, maxDelayMs: 300_000 },
+    { concurrency: config.concurrency, baseDelayMs: 500, maxDelayMs: 300_000 },
   );
-  feed.queue = queue;
-  queueDepth = () => queue.depth();
+  readings.depth = () => queue.depth();
 
   const ops = express();
   ops.disable('x-powered-by');
   ops.get('/healthz', (_request, response) => void response.json({ status: 'ok' }));
   ops.get('/readyz', (_request, response) => {
     const synced = kube.synced();
-    response.status(synced ? 200 : 503).json({ status: synced ? 'ready' : 'not ready', checks: { cachesSynced: synced } });
+    response.status(synced ? 200 : 503).json({ status: synced ? 'ready' : 'not ready', checks: { cachesSynced: synced }, leader: readings.leader() });
   });
   ops.get('/metrics', async (_request, response) => void response.type(registry.contentType).send(await registry.metrics()));
-  const opsServer = createServer(ops).listen(healthPort, process.env.BIND_ADDRESS || undefined);
+  const opsServer = createServer(ops).listen(config.healthPort, config.bindAddress);
 
-  logger.info('starting HTTPRoute controller', { routing, healthPort });
+  logger.info('starting HTTPRoute controller', { routing: config.routing, healthPort: config.healthPort, leaderElection: config.leaderElection });
   await kube.start();
-  logger.info('caches synced; reconciling');
+  logger.info('caches synced');
+
+  const lead = () => {
+    feed.queue = queue;
+    kube.resyncAll();
+    logger.info('reconciling as leader');
+  };
+  const election = config.leaderElection.enabled
+    ? startLeaderElection({
+        store: kube.leaseStore(config.leaderElection.namespace, config.leaderElection.leaseName),
+        identity: config.leaderElection.identity,
+        timing: config.leaderElection.timing,
+        logger,
+        onStartedLeading: lead,
+        // A replica that lost the Lease may hold stale decisions in flight: restart as a follower.
+        onStoppedLeading: () => {
+          queue.stop();
+          process.exit(1);
+        },
+      })
+    : undefined;
+  readings.leader = () => election?.isLeader() ?? true;
+  if (!election) lead();
+
+  const resync = setInterval(() => {
+    if (feed.queue) kube.resyncAll();
+  }, config.resyncSeconds * 1000);
+  resync.unref();
 
   const stop = async (signal: string) => {
     logger.info('shutting down', { signal });
+    clearInterval(resync);
     queue.stop();
+    await queue.idle();
+    await election?.release().catch((error: unknown) => logger.warn('could not release the Lease', { error: (error as Error).message }));
     await kube.stop();
     opsServer.close();
-    await queue.idle();
     logger.info('stopped');
   };
   process.once('SIGTERM', () => void stop('SIGTERM'));
