@@ -1,13 +1,12 @@
 // The controller against a real API server and kube-controller-manager: one HTTPRoute per
 // resource, kept right through edits, deletions and foreign objects, with status the user can read.
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { HTTPRoute, KaosResource } from '@kaos/api-types';
 import type { ControlPlane } from './control-plane/index.js';
 import { freePort } from './control-plane/proc.js';
 import { startApp, type AppProcess } from './support/app-process.js';
-import { createNamespace, kubectlOk, startTestCluster } from './support/cluster.js';
+import { createNamespace, eventually, kubectlOk, startTestCluster } from './support/cluster.js';
 
 let plane: ControlPlane;
 let controller: AppProcess;
@@ -44,22 +43,6 @@ afterAll(async () => {
   await controller?.stop();
   await plane?.stop();
 });
-
-/** Polls until `check` returns a value (not undefined) or the time is up. */
-async function eventually<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const value = await check();
-      if (value !== undefined) return value;
-    } catch (error) {
-      last = error;
-    }
-    await sleep(250);
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
-}
 
 async function getJson<T>(args: string[]): Promise<T | undefined> {
   const result = await plane.kubectl([...args, '-o', 'json']);

@@ -47,41 +47,95 @@ function status(error: unknown): number | undefined {
 
 type Cached<T extends KubernetesObject> = Informer<T> & ObjectCache<T>;
 
-/** Keeps an informer running: restarts it after errors with exponential backoff (client-node informers stop on any error). */
-function supervise<T extends KubernetesObject>(name: string, informer: Cached<T>, logger: Logger, onRestart: () => void): { start(): Promise<void>; stop(): Promise<void>; synced(): boolean } {
+/** What supervise needs of an informer (a fake implements it in tests). */
+export type SupervisedInformer = Pick<Informer<KubernetesObject>, 'on' | 'start' | 'stop'>;
+
+/** Supervision settings; tests shrink the times. */
+export interface SupervisionOptions {
+  /** Restart a watch that has delivered nothing (not even a reconnect) for this long: it may be silently dead. */
+  watchdogMs: number;
+  /** First restart delay after an error; doubles per consecutive error up to maxBackoffMs. */
+  baseBackoffMs: number;
+  maxBackoffMs: number;
+  /** A watch whose resource type does not exist (404) counts as synced: the Gateway API may be installed later. */
+  optional?: boolean;
+  random?: () => number;
+}
+
+/** Production supervision: restart after 5 quiet minutes; back off from 0.5 s to 60 s. */
+export const DEFAULT_SUPERVISION: SupervisionOptions = { watchdogMs: 5 * 60_000, baseBackoffMs: 500, maxBackoffMs: 60_000 };
+
+/**
+ * Keeps an informer running. client-node's informer relists on 410 Gone and reconnects after a
+ * normal close, but stops for good on any other error, and nothing notices a watch that silently
+ * stalls. So: restart after errors with exponential backoff and jitter, restart a watch that has
+ * been quiet for `watchdogMs`, and after every restart call `onRestart` (requeue everything) so
+ * events missed while it was down are repaired.
+ */
+export function supervise(name: string, informer: SupervisedInformer, logger: Logger, onRestart: () => void, options: SupervisionOptions = DEFAULT_SUPERVISION) {
+  const random = options.random ?? Math.random;
   let failures = 0;
   let stopped = false;
   let synced = false;
-  let timer: NodeJS.Timeout | undefined;
+  let missing = false;
+  let restarts = 0;
+  let lastActivity = Date.now();
+  let restartTimer: NodeJS.Timeout | undefined;
+  let restartPending = false;
+  const touch = () => {
+    lastActivity = Date.now();
+  };
+  for (const verb of ['add', 'update', 'delete', 'change'] as const) informer.on(verb, touch);
+  informer.on('connect', touch);
+
   const start = async (): Promise<void> => {
     try {
       await informer.start();
+      touch();
       synced = true;
+      missing = false;
       failures = 0;
     } catch (error) {
       scheduleRestart(error);
     }
   };
+  const restart = () => {
+    restartPending = false;
+    restarts++;
+    onRestart();
+    void start();
+  };
   const scheduleRestart = (error: unknown) => {
     if (stopped) return;
     failures++;
-    const delay = Math.min(60_000, 500 * 2 ** Math.min(failures, 7)) * (0.75 + Math.random() / 2);
-    logger.warn('watch failed; restarting', { watch: name, error: (error as Error)?.message ?? String(error), retryInMs: Math.round(delay), failures });
-    clearTimeout(timer);
-    timer = setTimeout(() => {
-      onRestart();
-      void start();
-    }, delay);
+    missing = status(error) === 404;
+    const delay = Math.round(Math.min(options.maxBackoffMs, options.baseBackoffMs * 2 ** (failures - 1)) * (0.75 + random() / 2));
+    logger.warn('watch failed; restarting', { watch: name, error: (error as Error)?.message ?? String(error), retryInMs: delay, failures });
+    clearTimeout(restartTimer);
+    restartPending = true;
+    restartTimer = setTimeout(restart, delay);
   };
   informer.on('error', (error) => scheduleRestart(error));
+  const watchdog = setInterval(
+    () => {
+      if (stopped || restartPending || Date.now() - lastActivity < options.watchdogMs) return;
+      logger.info('watch quiet for too long; reconnecting', { watch: name, quietMs: Date.now() - lastActivity });
+      touch();
+      void informer.stop().then(restart);
+    },
+    Math.max(10, Math.floor(options.watchdogMs / 4)),
+  );
+  watchdog.unref();
   return {
     start,
     async stop() {
       stopped = true;
-      clearTimeout(timer);
+      clearTimeout(restartTimer);
+      clearInterval(watchdog);
       await informer.stop();
     },
-    synced: () => synced,
+    synced: () => synced || (options.optional === true && missing),
+    restarts: () => restarts,
   };
 }
 
@@ -123,7 +177,7 @@ export function createKubeCluster(kubeConfig: KubeConfig, config: RoutingConfig,
   };
   routeInformer.on('update', onRoute);
   routeInformer.on('delete', onRoute);
-  supervisors.push(supervise('httproutes', routeInformer, logger, () => resyncAll()));
+  supervisors.push(supervise('httproutes', routeInformer, logger, () => resyncAll(), { ...DEFAULT_SUPERVISION, optional: true }));
 
   let gatewayApiCheckedAt = 0;
   let gatewayApiPresent = false;

@@ -113,8 +113,16 @@ describe('reconcile', () => {
     resource.status = { gateway: { routeName: 'agent-a' } };
     const fake = fakeCluster(resource, { routes: [desiredRoute(agent(), config)!] });
     await createReconciler(fake.cluster, { ...config, gatewayApiEnabled: false }, now)('Agent/prod/a');
-    expect(fake.writes).toEqual(['status']);
+    expect(fake.writes).toEqual(['delete agent-a', 'status']);
     expect(fake.status()).toBeUndefined();
+    expect(fake.events).toEqual(['Normal RouteDeleted']);
+  });
+
+  it('needs no Gateway API CRDs while routing is disabled', async () => {
+    const fake = fakeCluster(agent(), { gatewayApi: false });
+    const result = await createReconciler(fake.cluster, { ...config, gatewayApiEnabled: false }, now)('Agent/prod/a');
+    expect(fake.writes).toEqual([]);
+    expect(result).toBeUndefined();
   });
 
   it('reports an invalid resource and removes the route it had', async () => {

@@ -101,18 +101,23 @@ export function createReconciler(cluster: Cluster, config: RoutingConfig, now: (
     if (!resource || resource.metadata.deletionTimestamp) return;
 
     const name = routeName(resource);
+    // Read the route even when routing is off: a route left from when it was on must go.
     let live: HTTPRoute | undefined;
     try {
-      live = config.gatewayApiEnabled ? await cluster.getRoute(parsed.namespace, name) : undefined;
+      live = await cluster.getRoute(parsed.namespace, name);
     } catch (error) {
       if (!(error instanceof GatewayApiMissingError)) throw error;
+      if (!config.gatewayApiEnabled) {
+        await report(resource, undefined);
+        return;
+      }
       await report(resource, blocked(resource, ROUTE_REASONS.GatewayAPIMissing, 'the Gateway API CRDs (gateway.networking.k8s.io) are not installed'));
       return { requeueAfterMs: RECHECK_AFTER_MS };
     }
 
     if (!wantsRoute(resource, config)) {
       // Routing off: no route and no status.gateway. Agent not exposed: say so on its status.
-      await removeOwnRoute(resource, live, 'spec.agentNetwork.expose is false');
+      await removeOwnRoute(resource, live, config.gatewayApiEnabled ? 'spec.agentNetwork.expose is false' : 'Gateway API routing is disabled');
       await report(resource, config.gatewayApiEnabled ? blocked(resource, ROUTE_REASONS.Disabled, 'spec.agentNetwork.expose is false') : undefined);
       return;
     }

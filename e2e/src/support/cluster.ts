@@ -15,6 +15,22 @@ export function startTestCluster(gatewayApiBundle = gatewayApiBundlePath()): Pro
   });
 }
 
+/** Polls until `check` returns a value (not undefined) or the time is up; the last error is in the message. */
+export async function eventually<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = await check();
+      if (value !== undefined) return value;
+    } catch (error) {
+      last = error;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+}
+
 /** Runs kubectl with a manifest on stdin; JSON objects are accepted as manifests (JSON is YAML). */
 export function kubectlWithManifest(plane: ControlPlane, args: string[], manifest: unknown): Promise<KubectlResult> {
   return plane.kubectl([...args, '-f', '-'], { input: typeof manifest === 'string' ? manifest : JSON.stringify(manifest) });
