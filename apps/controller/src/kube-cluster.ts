@@ -140,7 +140,7 @@ export function supervise(name: string, informer: SupervisedInformer, logger: Lo
 }
 
 /** The client-node adapter: caches, informers feeding `enqueue`, and the writes. */
-export function createKubeCluster(kubeConfig: KubeConfig, config: RoutingConfig, logger: Logger, enqueue: (key: string) => void) {
+export function createKubeCluster(kubeConfig: KubeConfig, config: RoutingConfig, logger: Logger, enqueue: (key: string) => void, onWrite: (verb: 'apply' | 'delete' | 'status' | 'event') => void = () => {}) {
   const custom = kubeConfig.makeApiClient(CustomObjectsApi);
   const core = kubeConfig.makeApiClient(CoreV1Api);
   const objects = KubernetesObjectApi.makeApiClient(kubeConfig);
@@ -195,6 +195,9 @@ export function createKubeCluster(kubeConfig: KubeConfig, config: RoutingConfig,
   }
 
   const eventTimes = new Map<string, number>();
+  const GATEWAY_CACHE_MS = 5_000;
+  let cachedGateway: Gateway | undefined;
+  let gatewayReadAt = 0;
 
   const leasePath = (namespace: string, name: string) => ({ group: 'coordination.k8s.io', version: 'v1', namespace, plural: 'leases', name });
   /** The leader-election Lease, read and written as plain JSON (MicroTime stays a string). */
@@ -230,8 +233,10 @@ export function createKubeCluster(kubeConfig: KubeConfig, config: RoutingConfig,
       }
     },
     async getGateway() {
+      // Every reconcile reads the one shared Gateway: a few seconds of reuse spares the API server.
+      if (Date.now() - gatewayReadAt < GATEWAY_CACHE_MS) return cachedGateway;
       try {
-        return (await custom.getNamespacedCustomObject({
+        cachedGateway = (await custom.getNamespacedCustomObject({
           group: GATEWAY_API_GROUP,
           version: GATEWAY_VERSION,
           namespace: config.gatewayNamespace,
@@ -239,15 +244,19 @@ export function createKubeCluster(kubeConfig: KubeConfig, config: RoutingConfig,
           name: config.gatewayName,
         })) as Gateway;
       } catch (error) {
-        if (status(error) === 404) return undefined;
-        throw error;
+        if (status(error) !== 404) throw error;
+        cachedGateway = undefined;
       }
+      gatewayReadAt = Date.now();
+      return cachedGateway;
     },
     async applyRoute(route) {
+      onWrite('apply');
       const applied = await objects.patch(route as unknown as KubernetesObject, undefined, undefined, FIELD_MANAGER, true, PatchStrategy.ServerSideApply);
       return typed<HTTPRoute>(applied)!;
     },
     async deleteRoute(namespace, name, uid) {
+      onWrite('delete');
       try {
         await objects.delete({ apiVersion: `${GATEWAY_API_GROUP}/${GATEWAY_VERSION}`, kind: 'HTTPRoute', metadata: { name, namespace } }, undefined, undefined, undefined, undefined, undefined, uid ? { preconditions: { uid } } : undefined);
       } catch (error) {
@@ -255,6 +264,7 @@ export function createKubeCluster(kubeConfig: KubeConfig, config: RoutingConfig,
       }
     },
     async writeGatewayStatus(resource, gateway: GatewayStatus | undefined) {
+      onWrite('status');
       const plural = KIND_DEFINITIONS.find((definition) => definition.kind === resource.kind)!.plural;
       await custom.patchNamespacedCustomObjectStatus(
         { group: KAOS_GROUP, version: KAOS_VERSION, namespace: resource.metadata.namespace!, plural, name: resource.metadata.name!, body: { status: { gateway: gateway ?? null } } },
@@ -267,6 +277,7 @@ export function createKubeCluster(kubeConfig: KubeConfig, config: RoutingConfig,
       const last = eventTimes.get(key) ?? 0;
       if (Date.now() - last < 60_000) return;
       eventTimes.set(key, Date.now());
+      onWrite('event');
       const at = new Date().toISOString();
       core
         .createNamespacedEvent({

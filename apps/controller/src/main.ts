@@ -21,6 +21,7 @@ try {
 
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
+  const writes = new Counter({ name: 'kaos_controller_api_writes_total', help: 'Writes to the API server by verb (apply, delete, status, event).', labelNames: ['verb'], registers: [registry] });
   const reconciles = new Counter({ name: 'kaos_controller_reconciles_total', help: 'Reconciles by result.', labelNames: ['result'], registers: [registry] });
   // Read at scrape time, so the gauges are never stale.
   const readings = { depth: () => 0, leader: () => false };
@@ -29,7 +30,7 @@ try {
 
   // Informers run on every replica (warm caches); only the leader's queue receives keys.
   const feed: { queue?: WorkQueue } = {};
-  const kube = createKubeCluster(kubeConfig, config.routing, logger, (key) => feed.queue?.add(key));
+  const kube = createKubeCluster(kubeConfig, config.routing, logger, (key) => feed.queue?.add(key), (verb) => writes.inc({ verb }));
   const reconcile = createReconciler(kube.cluster, config.routing);
   const queue = new WorkQueue(
     async (key) => {

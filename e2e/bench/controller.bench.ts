@@ -1,0 +1,131 @@
+// npm run bench:controller — the controller on the local control plane, against a plain client.
+//   1. floor: a plain client creates N HTTPRoutes directly (same concurrency); time until done.
+//   2. controller: create N resources (mixed kinds); time until all N routes exist and are correct.
+//   3. API writes by the controller in an idle window (must be 0).
+//   4. controller RSS with N and with N_LARGE resources.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { KubeConfig, KubernetesObjectApi, type KubernetesObject } from '@kubernetes/client-node';
+import type { HTTPRoute, KaosResource } from '@kaos/api-types';
+import { MANAGED_ROUTE_SELECTOR, desiredRoute, routeDifferences, routeName, type RoutingConfig } from '@kaos/routing';
+import { gatewayApiBundlePath, startControlPlane } from '../src/control-plane/index.js';
+import { freePort } from '../src/control-plane/proc.js';
+import { startApp } from '../src/support/app-process.js';
+import { KAOS_CRD_DIR } from '../src/support/cluster.js';
+
+const N = Number(process.env.BENCH_N ?? 1000);
+const N_LARGE = Number(process.env.BENCH_N_LARGE ?? 10_000);
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
+const IDLE_SECONDS = Number(process.env.BENCH_IDLE_SECONDS ?? 60);
+const config: RoutingConfig = { gatewayApiEnabled: true, gatewayName: 'kaos-gateway', gatewayNamespace: 'kaos-system', defaultTimeouts: { Agent: '120s', ModelAPI: '120s', MCPServer: '30s' } };
+
+function resource(index: number, namespace: string): KaosResource {
+  const name = `r-${index}`;
+  const metadata = { name, namespace };
+  switch (index % 3) {
+    case 0:
+      return { apiVersion: 'kaos.tools/v1alpha1', kind: 'Agent', metadata, spec: { modelAPI: 'm' } };
+    case 1:
+      return { apiVersion: 'kaos.tools/v1alpha1', kind: 'ModelAPI', metadata, spec: { mode: 'Proxy', proxyConfig: { models: ['x'] } } };
+    default:
+      return { apiVersion: 'kaos.tools/v1alpha1', kind: 'MCPServer', metadata, spec: { runtime: 'r' } };
+  }
+}
+
+/** Runs `work` for 0..count-1 with at most `concurrency` at once. */
+async function pool(count: number, concurrency: number, work: (index: number) => Promise<unknown>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < count) await work(next++);
+    }),
+  );
+}
+
+const seconds = (ms: number) => (ms / 1000).toFixed(1);
+const plane = await startControlPlane({ crdPaths: [KAOS_CRD_DIR], gatewayApiBundle: gatewayApiBundlePath() });
+try {
+  const kubeConfig = new KubeConfig();
+  kubeConfig.loadFromFile(plane.kubeconfigPath);
+  const api = KubernetesObjectApi.makeApiClient(kubeConfig);
+  const create = (object: unknown) => api.create(object as KubernetesObject);
+  for (const namespace of ['bench-floor', 'bench', 'bench-large', 'kaos-system']) {
+    await create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } });
+  }
+  console.log(`bench:controller — N=${N} (mixed kinds), concurrency ${CONCURRENCY}, local control plane (this 2-core machine)`);
+
+  // 1. Floor: the same number of HTTPRoutes, written directly.
+  let started = Date.now();
+  await pool(N, CONCURRENCY, (index) => {
+    const route = desiredRoute({ ...resource(index, 'bench-floor'), metadata: { name: `r-${index}`, namespace: 'bench-floor' } }, config)!;
+    return create(route);
+  });
+  const floorMs = Date.now() - started;
+
+  // 2. The controller.
+  const healthPort = await freePort();
+  const controller = startApp(
+    'controller',
+    { KUBECONFIG: plane.kubeconfigPath, GATEWAY_API_ENABLED: 'true', GATEWAY_NAMESPACE: 'kaos-system', LEADER_ELECTION: 'false', HEALTH_PORT: String(healthPort), BIND_ADDRESS: '127.0.0.1', LOG_LEVEL: 'warn', CONCURRENCY: String(CONCURRENCY) },
+    join(plane.workDir, 'controller.log'),
+    healthPort,
+  );
+  await controller.waitReady();
+  const metrics = async () => (await fetch(`http://127.0.0.1:${healthPort}/metrics`)).text();
+  const writesNow = async () =>
+    [...(await metrics()).matchAll(/^kaos_controller_api_writes_total\{verb="[a-z]+"\} (\d+)/gm)].reduce((sum, match) => sum + Number(match[1]), 0);
+  const rssMb = () => Math.round(Number(readFileSync(`/proc/${controller.pid}/status`, 'utf8').match(/VmRSS:\s+(\d+)/)![1]) / 1024);
+
+  const resources = Array.from({ length: N }, (_, index) => resource(index, 'bench'));
+  started = Date.now();
+  await pool(N, CONCURRENCY, (index) => create(resources[index]));
+  const createdMs = Date.now() - started;
+  let correct = 0;
+  while (correct < N) {
+    const list = (await api.list('gateway.networking.k8s.io/v1', 'HTTPRoute', 'bench', undefined, undefined, undefined, undefined, MANAGED_ROUTE_SELECTOR)).items as unknown as HTTPRoute[];
+    const byName = new Map(list.map((route) => [route.metadata.name, route]));
+    correct = resources.filter((item) => {
+      const live = byName.get(routeName(item));
+      return live && routeDifferences(desiredRoute({ ...item, metadata: { ...item.metadata, uid: live.metadata.ownerReferences?.[0]?.uid } }, config)!, live).length === 0;
+    }).length;
+    if (correct < N) await new Promise((resolve) => setTimeout(resolve, 250));
+    if (Date.now() - started > 15 * 60_000) throw new Error(`only ${correct}/${N} routes correct after 15 minutes`);
+  }
+  const controllerMs = Date.now() - started;
+  const rssAtN = rssMb();
+
+  // 3. Idle writes: let the status writes of the creation settle, then count.
+  await new Promise((resolve) => setTimeout(resolve, 10_000));
+  const before = await writesNow();
+  await new Promise((resolve) => setTimeout(resolve, IDLE_SECONDS * 1000));
+  const idleWrites = (await writesNow()) - before;
+
+  // 4. RSS with N_LARGE resources in the caches.
+  let rssAtLarge: number | undefined;
+  if (N_LARGE > N) {
+    await pool(N_LARGE - N, CONCURRENCY, (index) => create(resource(index, 'bench-large')));
+    const waitStarted = Date.now();
+    while ((await api.list('gateway.networking.k8s.io/v1', 'HTTPRoute', 'bench-large', undefined, undefined, undefined, undefined, MANAGED_ROUTE_SELECTOR)).items.length < N_LARGE - N) {
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      if (Date.now() - waitStarted > 20 * 60_000) break;
+    }
+    rssAtLarge = rssMb();
+  }
+  await controller.stop();
+
+  const ratio = controllerMs / floorMs;
+  console.log('');
+  console.log(`floor: ${N} HTTPRoutes created directly        ${seconds(floorMs)} s`);
+  console.log(`controller: ${N} resources created             ${seconds(createdMs)} s`);
+  console.log(`controller: all ${N} routes exist and correct  ${seconds(controllerMs)} s (from the first create)`);
+  console.log(`ratio controller / floor: ${ratio.toFixed(2)} (target <= 1.5)`);
+  console.log(`API writes by the controller in ${IDLE_SECONDS} s idle: ${idleWrites} (target 0)`);
+  console.log(`controller RSS with ${N} resources: ${rssAtN} MB`);
+  if (rssAtLarge !== undefined) console.log(`controller RSS with ${N_LARGE} resources: ${rssAtLarge} MB (target <= 200 MB)`);
+  console.log('');
+  console.log(`${ratio <= 1.5 ? 'met   ' : 'MISSED'} ratio <= 1.5`);
+  console.log(`${idleWrites === 0 ? 'met   ' : 'MISSED'} idle writes = 0`);
+  if (rssAtLarge !== undefined) console.log(`${rssAtLarge <= 200 ? 'met   ' : 'MISSED'} RSS <= 200 MB at ${N_LARGE}`);
+} finally {
+  await plane.stop();
+}
