@@ -1,6 +1,16 @@
 import { hostname } from 'node:os';
 import type { FieldProblem } from '@kaos/api-types';
-import { ConfigError, dns1123LabelProblem, dns1123SubdomainProblem, routingConfigFromEnv, type Environment, type RoutingConfig } from '@kaos/routing';
+import {
+  ConfigError,
+  dns1123LabelProblem,
+  dns1123SubdomainProblem,
+  envBoolean,
+  envValue,
+  envWholeNumber,
+  routingConfigFromEnv,
+  type Environment,
+  type RoutingConfig,
+} from '@kaos/routing';
 import type { LeaderElectionTiming } from './leader-election.js';
 
 /** Everything the controller process reads from its environment. */
@@ -27,21 +37,6 @@ export interface ControllerConfig {
   };
 }
 
-function text(env: Environment, name: string): string | undefined {
-  const value = env[name]?.trim();
-  return value ? value : undefined;
-}
-
-function whole(env: Environment, name: string, fallback: number, min: number, max: number, problems: FieldProblem[]): number {
-  const value = text(env, name);
-  if (value === undefined) return fallback;
-  if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) {
-    problems.push({ field: name, message: `must be a whole number from ${min} to ${max}, not ${JSON.stringify(value)}` });
-    return fallback;
-  }
-  return Number(value);
-}
-
 /** Reads and validates the controller configuration; throws ConfigError naming every bad variable. */
 export function loadControllerConfig(env: Environment): ControllerConfig {
   const problems: FieldProblem[] = [];
@@ -52,17 +47,13 @@ export function loadControllerConfig(env: Environment): ControllerConfig {
     if (!(error instanceof ConfigError)) throw error;
     problems.push(...error.problems);
   }
-  const healthPort = whole(env, 'HEALTH_PORT', 8082, 1, 65535, problems);
-  const concurrency = whole(env, 'CONCURRENCY', 4, 1, 64, problems);
-  const resyncSeconds = whole(env, 'RESYNC_PERIOD_SECONDS', 600, 10, 86_400, problems);
+  const healthPort = envWholeNumber(env, 'HEALTH_PORT', 8082, 1, 65535, problems);
+  const concurrency = envWholeNumber(env, 'CONCURRENCY', 4, 1, 64, problems);
+  const resyncSeconds = envWholeNumber(env, 'RESYNC_PERIOD_SECONDS', 600, 10, 86_400, problems);
 
-  const enabledText = (text(env, 'LEADER_ELECTION') ?? 'true').toLowerCase();
-  if (enabledText !== 'true' && enabledText !== 'false') {
-    problems.push({ field: 'LEADER_ELECTION', message: `must be "true" or "false", not ${JSON.stringify(enabledText)}` });
-  }
-  const enabled = enabledText !== 'false';
-  const namespace = text(env, 'LEADER_ELECTION_NAMESPACE') ?? text(env, 'POD_NAMESPACE') ?? '';
-  const leaseName = text(env, 'LEADER_ELECTION_LEASE_NAME') ?? 'kaos-routing-controller';
+  const enabled = envBoolean(env, 'LEADER_ELECTION', true, problems);
+  const namespace = envValue(env, 'LEADER_ELECTION_NAMESPACE') ?? envValue(env, 'POD_NAMESPACE') ?? '';
+  const leaseName = envValue(env, 'LEADER_ELECTION_LEASE_NAME') ?? 'kaos-routing-controller';
   if (enabled) {
     if (!namespace) problems.push({ field: 'LEADER_ELECTION_NAMESPACE', message: 'is required when LEADER_ELECTION is true (or set POD_NAMESPACE)' });
     else {
@@ -72,9 +63,9 @@ export function loadControllerConfig(env: Environment): ControllerConfig {
     const leaseProblem = dns1123SubdomainProblem(leaseName);
     if (leaseProblem) problems.push({ field: 'LEADER_ELECTION_LEASE_NAME', message: `${JSON.stringify(leaseName)} ${leaseProblem}` });
   }
-  const leaseDurationSeconds = whole(env, 'LEASE_DURATION_SECONDS', 15, 2, 600, problems);
-  const renewDeadlineSeconds = whole(env, 'RENEW_DEADLINE_SECONDS', 10, 1, 600, problems);
-  const retryPeriodSeconds = whole(env, 'RETRY_PERIOD_SECONDS', 2, 1, 600, problems);
+  const leaseDurationSeconds = envWholeNumber(env, 'LEASE_DURATION_SECONDS', 15, 2, 600, problems);
+  const renewDeadlineSeconds = envWholeNumber(env, 'RENEW_DEADLINE_SECONDS', 10, 1, 600, problems);
+  const retryPeriodSeconds = envWholeNumber(env, 'RETRY_PERIOD_SECONDS', 2, 1, 600, problems);
   // client-go's rules: the leader must give up before others may take over, and retry within that.
   if (renewDeadlineSeconds >= leaseDurationSeconds) {
     problems.push({ field: 'RENEW_DEADLINE_SECONDS', message: `must be less than LEASE_DURATION_SECONDS (${leaseDurationSeconds})` });
@@ -87,14 +78,14 @@ export function loadControllerConfig(env: Environment): ControllerConfig {
   return {
     routing,
     healthPort,
-    bindAddress: text(env, 'BIND_ADDRESS'),
+    bindAddress: envValue(env, 'BIND_ADDRESS'),
     concurrency,
     resyncSeconds,
     leaderElection: {
       enabled,
       namespace,
       leaseName,
-      identity: text(env, 'POD_NAME') ?? `${hostname()}-${process.pid}`,
+      identity: envValue(env, 'POD_NAME') ?? `${hostname()}-${process.pid}`,
       timing: { leaseDurationSeconds, renewDeadlineMs: renewDeadlineSeconds * 1000, retryPeriodMs: retryPeriodSeconds * 1000 },
     },
   };

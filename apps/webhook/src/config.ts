@@ -1,6 +1,16 @@
 import { isIP } from 'node:net';
 import type { FieldProblem } from '@kaos/api-types';
-import { ConfigError, dns1035LabelProblem, dns1123LabelProblem, dns1123SubdomainProblem, routingConfigFromEnv, type Environment, type RoutingConfig } from '@kaos/routing';
+import {
+  ConfigError,
+  dns1035LabelProblem,
+  dns1123LabelProblem,
+  dns1123SubdomainProblem,
+  envValue,
+  envWholeNumber,
+  routingConfigFromEnv,
+  type Environment,
+  type RoutingConfig,
+} from '@kaos/routing';
 import { DEFAULT_MAX_BODY_BYTES } from './admission-handler.js';
 
 /** Where the serving certificate comes from. */
@@ -37,24 +47,8 @@ export interface WebhookConfig {
   shutdownGraceSeconds: number;
 }
 
-function value(env: Environment, name: string): string | undefined {
-  const text = env[name]?.trim();
-  return text ? text : undefined;
-}
-
-function integer(env: Environment, name: string, fallback: number, min: number, max: number, problems: FieldProblem[]): number {
-  const text = value(env, name);
-  if (text === undefined) return fallback;
-  const parsed = Number(text);
-  if (!/^\d+$/.test(text) || parsed < min || parsed > max) {
-    problems.push({ field: name, message: `must be a whole number from ${min} to ${max}, not ${JSON.stringify(text)}` });
-    return fallback;
-  }
-  return parsed;
-}
-
 function list(env: Environment, name: string): string[] {
-  return (value(env, name) ?? '').split(',').map((item) => item.trim()).filter(Boolean);
+  return (envValue(env, name) ?? '').split(',').map((item) => item.trim()).filter(Boolean);
 }
 
 /** Reads and validates the webhook configuration; throws ConfigError naming every bad variable. */
@@ -68,21 +62,21 @@ export function loadWebhookConfig(env: Environment): WebhookConfig {
     problems.push(...error.problems);
   }
 
-  const webhookPort = integer(env, 'WEBHOOK_PORT', 9443, 1, 65535, problems);
-  const healthPort = integer(env, 'HEALTH_PORT', 8081, 1, 65535, problems);
+  const webhookPort = envWholeNumber(env, 'WEBHOOK_PORT', 9443, 1, 65535, problems);
+  const healthPort = envWholeNumber(env, 'HEALTH_PORT', 8081, 1, 65535, problems);
   if (webhookPort === healthPort) problems.push({ field: 'HEALTH_PORT', message: `must differ from WEBHOOK_PORT (${webhookPort})` });
-  const maxBodyBytes = integer(env, 'MAX_BODY_BYTES', DEFAULT_MAX_BODY_BYTES, 1024, 64 * 1024 * 1024, problems);
-  const shutdownGraceSeconds = integer(env, 'SHUTDOWN_GRACE_SECONDS', 10, 0, 600, problems);
+  const maxBodyBytes = envWholeNumber(env, 'MAX_BODY_BYTES', DEFAULT_MAX_BODY_BYTES, 1024, 64 * 1024 * 1024, problems);
+  const shutdownGraceSeconds = envWholeNumber(env, 'SHUTDOWN_GRACE_SECONDS', 10, 0, 600, problems);
 
-  const tlsModeText = value(env, 'TLS_MODE') ?? 'generate';
+  const tlsModeText = envValue(env, 'TLS_MODE') ?? 'generate';
   if (tlsModeText !== 'generate' && tlsModeText !== 'files') {
     problems.push({ field: 'TLS_MODE', message: `must be "generate" or "files", not ${JSON.stringify(tlsModeText)}` });
   }
   const tlsMode: TlsMode = tlsModeText === 'files' ? 'files' : 'generate';
 
-  const namespace = value(env, 'POD_NAMESPACE') ?? '';
-  const serviceName = value(env, 'WEBHOOK_SERVICE_NAME') ?? '';
-  const secretName = value(env, 'WEBHOOK_SECRET_NAME') ?? (serviceName ? `${serviceName}-tls` : '');
+  const namespace = envValue(env, 'POD_NAMESPACE') ?? '';
+  const serviceName = envValue(env, 'WEBHOOK_SERVICE_NAME') ?? '';
+  const secretName = envValue(env, 'WEBHOOK_SECRET_NAME') ?? (serviceName ? `${serviceName}-tls` : '');
   if (tlsMode === 'generate') {
     const checks: Array<[string, string, (name: string) => string | undefined]> = [
       ['POD_NAMESPACE', namespace, dns1123LabelProblem],
@@ -113,16 +107,16 @@ export function loadWebhookConfig(env: Environment): WebhookConfig {
     routing,
     webhookPort,
     healthPort,
-    bindAddress: value(env, 'BIND_ADDRESS'),
+    bindAddress: envValue(env, 'BIND_ADDRESS'),
     tlsMode,
-    tlsCertDir: value(env, 'TLS_CERT_DIR') ?? '/tmp/k8s-webhook-server/serving-certs',
+    tlsCertDir: envValue(env, 'TLS_CERT_DIR') ?? '/tmp/k8s-webhook-server/serving-certs',
     namespace,
     serviceName,
     secretName,
     extraDnsNames,
     extraIpAddresses,
-    mutatingWebhookConfiguration: value(env, 'MUTATING_WEBHOOK_CONFIGURATION'),
-    validatingWebhookConfiguration: value(env, 'VALIDATING_WEBHOOK_CONFIGURATION'),
+    mutatingWebhookConfiguration: envValue(env, 'MUTATING_WEBHOOK_CONFIGURATION'),
+    validatingWebhookConfiguration: envValue(env, 'VALIDATING_WEBHOOK_CONFIGURATION'),
     maxBodyBytes,
     shutdownGraceSeconds,
   };

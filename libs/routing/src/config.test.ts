@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import { BUILT_IN_DEFAULT_TIMEOUTS, ConfigError, routingConfigFromEnv, type Environment } from './config.js';
+import { BUILT_IN_DEFAULT_TIMEOUTS, ConfigError, routingConfigFromEnv } from './config.js';
+import type { Environment } from './env.js';
 
 describe('routingConfigFromEnv', () => {
   it('uses the built-in defaults for an empty environment', () => {

@@ -1,6 +1,7 @@
 import type { FieldProblem, KaosKind } from '@kaos/api-types';
 import { formatProblems } from '@kaos/api-types';
 import { DurationError, isGatewayDuration } from './duration.js';
+import { envBoolean, envValue, type Environment } from './env.js';
 import { KIND_ROUTING } from './naming.js';
 import { dns1123LabelProblem, dns1123SubdomainProblem } from './validation.js';
 
@@ -37,14 +38,6 @@ export class ConfigError extends Error {
   }
 }
 
-/** Environment variables as `process.env` holds them. */
-export type Environment = Readonly<Record<string, string | undefined>>;
-
-/** Reads an environment variable, treating an empty value like an absent one (as Helm renders unset values). */
-function read(env: Environment, name: string): string | undefined {
-  const value = env[name]?.trim();
-  return value === undefined || value === '' ? undefined : value;
-}
 
 /**
  * Reads and validates the routing configuration. Throws ConfigError naming each variable that is
@@ -53,17 +46,13 @@ function read(env: Environment, name: string): string | undefined {
 export function routingConfigFromEnv(env: Environment): RoutingConfig {
   const problems: FieldProblem[] = [];
 
-  const enabledValue = read(env, 'GATEWAY_API_ENABLED') ?? 'false';
-  const gatewayApiEnabled = enabledValue.toLowerCase() === 'true';
-  if (!['true', 'false'].includes(enabledValue.toLowerCase())) {
-    problems.push({ field: 'GATEWAY_API_ENABLED', message: `must be "true" or "false", not ${JSON.stringify(enabledValue)}` });
-  }
+  const gatewayApiEnabled = envBoolean(env, 'GATEWAY_API_ENABLED', false, problems);
 
-  const gatewayName = read(env, 'GATEWAY_NAME') ?? DEFAULT_GATEWAY_NAME;
+  const gatewayName = envValue(env, 'GATEWAY_NAME') ?? DEFAULT_GATEWAY_NAME;
   const nameProblem = dns1123SubdomainProblem(gatewayName);
   if (nameProblem) problems.push({ field: 'GATEWAY_NAME', message: `${JSON.stringify(gatewayName)} ${nameProblem}` });
 
-  const gatewayNamespace = read(env, 'GATEWAY_NAMESPACE') ?? read(env, 'POD_NAMESPACE') ?? '';
+  const gatewayNamespace = envValue(env, 'GATEWAY_NAMESPACE') ?? envValue(env, 'POD_NAMESPACE') ?? '';
   if (gatewayNamespace === '') {
     if (gatewayApiEnabled) {
       problems.push({ field: 'GATEWAY_NAMESPACE', message: 'is required when GATEWAY_API_ENABLED is true (or set POD_NAMESPACE)' });
@@ -76,7 +65,7 @@ export function routingConfigFromEnv(env: Environment): RoutingConfig {
   const defaultTimeouts = { ...BUILT_IN_DEFAULT_TIMEOUTS };
   for (const kind of Object.keys(KIND_ROUTING) as KaosKind[]) {
     const variable = KIND_ROUTING[kind].defaultTimeoutVariable;
-    const value = read(env, variable);
+    const value = envValue(env, variable);
     if (value === undefined) continue;
     if (isGatewayDuration(value)) defaultTimeouts[kind] = value;
     else problems.push({ field: variable, message: new DurationError(value).message });

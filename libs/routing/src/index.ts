@@ -3,6 +3,7 @@ export * from './claims.js';
 export * from './config.js';
 export * from './diff.js';
 export * from './duration.js';
+export * from './env.js';
 export * from './naming.js';
 export * from './problems.js';
 export * from './route.js';
