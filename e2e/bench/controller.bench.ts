@@ -93,6 +93,8 @@ try {
   }
   const controllerMs = Date.now() - started;
   const rssAtN = rssMb();
+  const heapMb = async () => Math.round(Number((await metrics()).match(/^nodejs_heap_size_used_bytes (\d+)/m)?.[1] ?? NaN) / 1048576);
+  const heapAtN = await heapMb();
 
   // 3. Idle writes: let the status writes of the creation settle, then count.
   await new Promise((resolve) => setTimeout(resolve, 10_000));
@@ -120,7 +122,7 @@ try {
   console.log(`controller: all ${N} routes exist and correct  ${seconds(controllerMs)} s (from the first create)`);
   console.log(`ratio controller / floor: ${ratio.toFixed(2)} (target <= 1.5)`);
   console.log(`API writes by the controller in ${IDLE_SECONDS} s idle: ${idleWrites} (target 0)`);
-  console.log(`controller RSS with ${N} resources: ${rssAtN} MB`);
+  console.log(`controller RSS with ${N} resources: ${rssAtN} MB (V8 heap in use: ${heapAtN} MB)`);
   if (rssAtLarge !== undefined) console.log(`controller RSS with ${N_LARGE} resources: ${rssAtLarge} MB (target <= 200 MB)`);
   console.log('');
   console.log(`${ratio <= 1.5 ? 'met   ' : 'MISSED'} ratio <= 1.5`);
