@@ -7,7 +7,7 @@ import {
   envBoolean,
   envValue,
   envWholeNumber,
-  routingConfigFromEnv,
+  readRoutingConfig,
   type Environment,
   type RoutingConfig,
 } from '@kaos/routing';
@@ -40,13 +40,7 @@ export interface ControllerConfig {
 /** Reads and validates the controller configuration; throws ConfigError naming every bad variable. */
 export function loadControllerConfig(env: Environment): ControllerConfig {
   const problems: FieldProblem[] = [];
-  let routing: RoutingConfig | undefined;
-  try {
-    routing = routingConfigFromEnv(env);
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    problems.push(...error.problems);
-  }
+  const routing = readRoutingConfig(env, problems);
   const healthPort = envWholeNumber(env, 'HEALTH_PORT', 8082, 1, 65535, problems);
   const concurrency = envWholeNumber(env, 'CONCURRENCY', 4, 1, 64, problems);
   const resyncSeconds = envWholeNumber(env, 'RESYNC_PERIOD_SECONDS', 600, 10, 86_400, problems);
@@ -74,7 +68,7 @@ export function loadControllerConfig(env: Environment): ControllerConfig {
     problems.push({ field: 'RETRY_PERIOD_SECONDS', message: `must be less than RENEW_DEADLINE_SECONDS (${renewDeadlineSeconds})` });
   }
 
-  if (problems.length > 0 || !routing) throw new ConfigError(problems);
+  if (problems.length > 0) throw new ConfigError(problems);
   return {
     routing,
     healthPort,

@@ -7,7 +7,7 @@ import {
   dns1123SubdomainProblem,
   envValue,
   envWholeNumber,
-  routingConfigFromEnv,
+  readRoutingConfig,
   type Environment,
   type RoutingConfig,
 } from '@kaos/routing';
@@ -54,13 +54,7 @@ function list(env: Environment, name: string): string[] {
 /** Reads and validates the webhook configuration; throws ConfigError naming every bad variable. */
 export function loadWebhookConfig(env: Environment): WebhookConfig {
   const problems: FieldProblem[] = [];
-  let routing: RoutingConfig | undefined;
-  try {
-    routing = routingConfigFromEnv(env);
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    problems.push(...error.problems);
-  }
+  const routing = readRoutingConfig(env, problems);
 
   const webhookPort = envWholeNumber(env, 'WEBHOOK_PORT', 9443, 1, 65535, problems);
   const healthPort = envWholeNumber(env, 'HEALTH_PORT', 8081, 1, 65535, problems);
@@ -102,7 +96,7 @@ export function loadWebhookConfig(env: Environment): WebhookConfig {
     if (problem) problems.push({ field: 'TLS_EXTRA_DNS_NAMES', message: `${JSON.stringify(name)} ${problem}` });
   }
 
-  if (problems.length > 0 || routing === undefined) throw new ConfigError(problems);
+  if (problems.length > 0) throw new ConfigError(problems);
   return {
     routing,
     webhookPort,

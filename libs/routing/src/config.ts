@@ -45,6 +45,16 @@ export class ConfigError extends Error {
  */
 export function routingConfigFromEnv(env: Environment): RoutingConfig {
   const problems: FieldProblem[] = [];
+  const config = readRoutingConfig(env, problems);
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
+}
+
+/**
+ * Reads the routing configuration, adding each bad variable to `problems` (bad values fall back to
+ * defaults), so an app can report its own variables' problems together with these.
+ */
+export function readRoutingConfig(env: Environment, problems: FieldProblem[]): RoutingConfig {
 
   const gatewayApiEnabled = envBoolean(env, 'GATEWAY_API_ENABLED', false, problems);
 
@@ -71,6 +81,5 @@ export function routingConfigFromEnv(env: Environment): RoutingConfig {
     else problems.push({ field: variable, message: new DurationError(value).message });
   }
 
-  if (problems.length > 0) throw new ConfigError(problems);
   return { gatewayApiEnabled, gatewayName, gatewayNamespace, defaultTimeouts };
 }
