@@ -67,6 +67,33 @@ describe('controller lifecycle', () => {
     await eventually('status.gateway cleared', async () => ((await agent('early'))?.status?.gateway === undefined ? true : undefined));
   });
 
+  it('converges after being killed mid-batch, with exactly one route per resource', async () => {
+    await startController();
+    const batch = 120;
+    const manifests = Array.from({ length: batch }, (_, index) => ({
+      apiVersion: 'kaos.tools/v1alpha1',
+      kind: index % 2 ? 'MCPServer' : 'Agent',
+      metadata: { name: `batch-${index}`, namespace },
+      spec: index % 2 ? { runtime: 'r' } : { modelAPI: 'm' },
+    }));
+    await kubectlOk(plane, ['apply'], { apiVersion: 'v1', kind: 'List', items: manifests });
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    controller!.signal('SIGKILL');
+    await controller!.stop();
+    await startController();
+    const routes = await eventually(
+      `${batch} routes`,
+      async () => {
+        const list = (await json<{ items: HTTPRoute[] }>(['get', 'httproutes', '-n', namespace, '-l', 'app.kubernetes.io/managed-by=kaos-routing']))?.items ?? [];
+        const batchRoutes = list.filter((item) => item.metadata.labels?.['kaos.tools/owner-name']?.startsWith('batch-'));
+        return batchRoutes.length === batch ? batchRoutes : undefined;
+      },
+      90_000,
+    );
+    const owners = routes.map((item) => `${item.metadata.labels!['kaos.tools/owner-kind']}/${item.metadata.labels!['kaos.tools/owner-name']}`);
+    expect(new Set(owners).size).toBe(batch);
+  });
+
   it('refuses to start with a bad configuration, naming the variable', async () => {
     await controller?.stop();
     const healthPort = await freePort();
