@@ -5,6 +5,7 @@ import {
   MANAGED_BY_LABEL,
   OWNER_KIND_LABEL,
   OWNER_NAME_LABEL,
+  ROUTE_READY,
   ROUTE_REASONS,
   desiredRoute,
   gatewayStatus,
@@ -62,6 +63,11 @@ export function isOwnedBy(route: HTTPRoute, resource: KaosResource): boolean {
   if (owner) return owner.uid === resource.metadata.uid && owner.kind === resource.kind;
   const labels = route.metadata.labels ?? {};
   return labels[MANAGED_BY_LABEL] === MANAGED_BY && labels[OWNER_KIND_LABEL] === resource.kind && labels[OWNER_NAME_LABEL] === resource.metadata.name;
+}
+
+/** The RouteReady reason currently on the resource, to emit an Event only when the state changes. */
+function routeReadyReason(resource: KaosResource): string | undefined {
+  return resource.status?.gateway?.conditions?.find((condition) => condition.type === ROUTE_READY)?.reason;
 }
 
 /** Status comparison that ignores timestamps alone, so an unchanged state is never rewritten. */
@@ -126,7 +132,7 @@ export function createReconciler(cluster: Cluster, config: RoutingConfig, now: (
     if (problems.length > 0) {
       await removeOwnRoute(resource, live, 'the resource cannot have a valid route');
       const { reason, message } = invalidRoute(problems);
-      if (resource.status?.gateway?.conditions?.find((c) => c.type === 'RouteReady')?.reason !== reason) {
+      if (routeReadyReason(resource) !== reason) {
         cluster.event(resource, 'Warning', reason, message);
       }
       await report(resource, blocked(resource, reason, message));
@@ -135,7 +141,7 @@ export function createReconciler(cluster: Cluster, config: RoutingConfig, now: (
 
     if (live && !isOwnedBy(live, resource)) {
       const message = `HTTPRoute ${parsed.namespace}/${name} exists and is not managed by KAOS for this ${resource.kind}; it is left untouched`;
-      if (resource.status?.gateway?.conditions?.find((c) => c.type === 'RouteReady')?.reason !== ROUTE_REASONS.RouteConflict) {
+      if (routeReadyReason(resource) !== ROUTE_REASONS.RouteConflict) {
         cluster.event(resource, 'Warning', ROUTE_REASONS.RouteConflict, message);
       }
       await report(resource, blocked(resource, ROUTE_REASONS.RouteConflict, message));

@@ -1,19 +1,23 @@
-import { GATEWAY_API_GROUP, type FieldProblem, type HTTPRoute, type KaosKind } from '@kaos/api-types';
+import { GATEWAY_API_GROUP, type FieldProblem, type HTTPRoute, type KaosKind, type ParentReference } from '@kaos/api-types';
 import type { RoutingConfig } from './config.js';
 import { KIND_ROUTING, MANAGED_BY, MANAGED_BY_LABEL, OWNER_KIND_LABEL, OWNER_NAME_LABEL } from './naming.js';
 
 const RESERVED_SEGMENTS = new Set<string>(Object.values(KIND_ROUTING).map((routing) => routing.pathSegment));
 
+/** Whether a parentRef of a route in `routeNamespace` names the KAOS Gateway (API defaults applied). */
+export function refersToKaosGateway(ref: ParentReference, routeNamespace: string | undefined, config: RoutingConfig): boolean {
+  return (
+    (ref.group ?? GATEWAY_API_GROUP) === GATEWAY_API_GROUP &&
+    (ref.kind ?? 'Gateway') === 'Gateway' &&
+    ref.name === config.gatewayName &&
+    (ref.namespace ?? routeNamespace) === config.gatewayNamespace
+  );
+}
+
 /** Whether an HTTPRoute attaches to the KAOS Gateway (the one every namespace shares). */
 export function attachesToKaosGateway(route: HTTPRoute, config: RoutingConfig): boolean {
   const parentRefs = Array.isArray(route.spec?.parentRefs) ? route.spec.parentRefs : [];
-  return parentRefs.some(
-    (ref) =>
-      (ref.group ?? GATEWAY_API_GROUP) === GATEWAY_API_GROUP &&
-      (ref.kind ?? 'Gateway') === 'Gateway' &&
-      ref.name === config.gatewayName &&
-      (ref.namespace ?? route.metadata.namespace) === config.gatewayNamespace,
-  );
+  return parentRefs.some((ref) => refersToKaosGateway(ref, route.metadata.namespace, config));
 }
 
 /** The path prefix KAOS itself gives the route's owner, when the route carries our ownership labels. */

@@ -1,5 +1,4 @@
 import {
-  GATEWAY_API_GROUP,
   formatProblems,
   type Condition,
   type FieldProblem,
@@ -8,6 +7,7 @@ import {
   type HTTPRoute,
   type KaosResource,
 } from '@kaos/api-types';
+import { refersToKaosGateway } from './claims.js';
 import type { RoutingConfig } from './config.js';
 import { routeName, routePathPrefix } from './naming.js';
 
@@ -54,21 +54,12 @@ export interface RouteObservation {
   now: Date;
 }
 
-function isOurGateway(ref: { group?: string; kind?: string; name: string; namespace?: string }, route: HTTPRoute, config: RoutingConfig): boolean {
-  return (
-    (ref.group ?? GATEWAY_API_GROUP) === GATEWAY_API_GROUP &&
-    (ref.kind ?? 'Gateway') === 'Gateway' &&
-    ref.name === config.gatewayName &&
-    (ref.namespace ?? route.metadata.namespace) === config.gatewayNamespace
-  );
-}
-
 /**
  * The Accepted and ResolvedRefs conditions our Gateway reported for the current generation of the
  * route; conditions about an older generation are stale and left out.
  */
 export function reportedConditions(route: HTTPRoute, config: RoutingConfig): Condition[] {
-  const parent = (route.status?.parents ?? []).find((candidate) => isOurGateway(candidate.parentRef, route, config));
+  const parent = (route.status?.parents ?? []).find((candidate) => refersToKaosGateway(candidate.parentRef, route.metadata.namespace, config));
   const generation = route.metadata.generation;
   return (parent?.conditions ?? []).filter(
     (condition) =>

@@ -283,16 +283,22 @@ function caRenewWindow(policy: RotationPolicy): number {
   return Math.max(policy.caRenewBeforeMs, policy.leafRenewBeforeMs);
 }
 
-function parseCa(data: CertificateSecretData, options: { requireKey: boolean } = { requireKey: true }): ParsedCa | { problem: string } {
-  const pem = data[SECRET_KEYS.caCert];
-  const keyPem = data[SECRET_KEYS.caKey];
-  if (pem === undefined) return { problem: `${SECRET_KEYS.caCert} is missing` };
-  let info: CertificateInfo;
+/** The PEM at `key` and what it says, or why it cannot be used. */
+function readCertificate(data: CertificateSecretData, key: string): { pem: string; info: CertificateInfo } | { problem: string } {
+  const pem = data[key];
+  if (pem === undefined) return { problem: `${key} is missing` };
   try {
-    info = inspectCertificate(pem);
+    return { pem, info: inspectCertificate(pem) };
   } catch (error) {
-    return { problem: `${SECRET_KEYS.caCert} is unusable: ${(error as Error).message}` };
+    return { problem: `${key} is unusable: ${(error as Error).message}` };
   }
+}
+
+function parseCa(data: CertificateSecretData, options: { requireKey: boolean } = { requireKey: true }): ParsedCa | { problem: string } {
+  const certificate = readCertificate(data, SECRET_KEYS.caCert);
+  if ('problem' in certificate) return certificate;
+  const { pem, info } = certificate;
+  const keyPem = data[SECRET_KEYS.caKey];
   if (!info.isCA) return { problem: `${SECRET_KEYS.caCert} is not a CA certificate` };
   if (!options.requireKey) return { pem, keyPem: keyPem ?? '', info };
   if (keyPem === undefined) return { problem: `${SECRET_KEYS.caKey} is missing` };
@@ -301,15 +307,10 @@ function parseCa(data: CertificateSecretData, options: { requireKey: boolean } =
 }
 
 function parseLeaf(data: CertificateSecretData, caPem: string, options: { requireKey: boolean } = { requireKey: true }): ParsedLeaf | { problem: string } {
-  const pem = data[SECRET_KEYS.tlsCert];
+  const certificate = readCertificate(data, SECRET_KEYS.tlsCert);
+  if ('problem' in certificate) return certificate;
+  const { pem, info } = certificate;
   const keyPem = data[SECRET_KEYS.tlsKey];
-  if (pem === undefined) return { problem: `${SECRET_KEYS.tlsCert} is missing` };
-  let info: CertificateInfo;
-  try {
-    info = inspectCertificate(pem);
-  } catch (error) {
-    return { problem: `${SECRET_KEYS.tlsCert} is unusable: ${(error as Error).message}` };
-  }
   if (info.isCA) return { problem: `${SECRET_KEYS.tlsCert} is a CA certificate, not a serving certificate` };
   if (!chainVerifies(pem, [caPem])) return { problem: `${SECRET_KEYS.tlsCert} was not issued by the current CA` };
   if (!options.requireKey) return { info };
