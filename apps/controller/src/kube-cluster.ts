@@ -28,6 +28,7 @@ import {
 import { FIELD_MANAGER, MANAGED_ROUTE_SELECTOR, OWNER_KIND_LABEL, OWNER_NAME_LABEL, type RoutingConfig } from '@kaos/routing';
 import type { LeaseSpec, LeaseStore } from './leader-election.js';
 import type { Logger } from './logger.js';
+import type { WatchRestartReason } from './metrics.js';
 import { GatewayApiMissingError, resourceKey, type Cluster } from './reconciler.js';
 
 const GATEWAY_VERSION = 'v1';
@@ -62,6 +63,14 @@ export interface SupervisionOptions {
   random?: () => number;
 }
 
+/** What supervise tells its owner. */
+export interface SupervisionHooks {
+  /** After a restarted watch is running again: requeue everything, so events missed while it was down are repaired. */
+  resync: () => void;
+  /** Each time the watch is restarted (the restart metric). */
+  restarted?: (reason: WatchRestartReason) => void;
+}
+
 /** Production supervision: restart after 5 quiet minutes; back off from 0.5 s to 60 s. */
 export const DEFAULT_SUPERVISION: SupervisionOptions = { watchdogMs: 5 * 60_000, baseBackoffMs: 500, maxBackoffMs: 60_000 };
 
@@ -69,16 +78,20 @@ export const DEFAULT_SUPERVISION: SupervisionOptions = { watchdogMs: 5 * 60_000,
  * Keeps an informer running. client-node's informer relists on 410 Gone and reconnects after a
  * normal close, but stops for good on any other error, and nothing notices a watch that silently
  * stalls. So: restart after errors with exponential backoff and jitter, restart a watch that has
- * been quiet for `watchdogMs`, and after every restart call `onRestart` (requeue everything) so
- * events missed while it was down are repaired.
+ * been quiet for `watchdogMs`, and once a restarted watch runs again call `hooks.resync` (requeue
+ * everything) so events missed while it was down are repaired.
  */
-export function supervise(name: string, informer: SupervisedInformer, logger: Logger, onRestart: () => void, options: SupervisionOptions = DEFAULT_SUPERVISION) {
+export function supervise(name: string, informer: SupervisedInformer, logger: Logger, hooks: SupervisionHooks, options: SupervisionOptions = DEFAULT_SUPERVISION) {
   const random = options.random ?? Math.random;
   let failures = 0;
+  // Errors seen so far: client-node reports a failed list or watch through the 'error' event while
+  // start() still resolves, so a start attempt succeeded only if no error arrived during it.
+  let errors = 0;
   let stopped = false;
   let synced = false;
   let missing = false;
   let restarts = 0;
+  let resyncDue = false;
   let lastActivity = Date.now();
   let restartTimer: NodeJS.Timeout | undefined;
   let restartPending = false;
@@ -89,31 +102,44 @@ export function supervise(name: string, informer: SupervisedInformer, logger: Lo
   informer.on('connect', touch);
 
   const start = async (): Promise<void> => {
+    const errorsBefore = errors;
     try {
       await informer.start();
-      touch();
-      synced = true;
-      missing = false;
-      failures = 0;
     } catch (error) {
       scheduleRestart(error);
+      return;
+    }
+    // A failed attempt has already scheduled the next one; resetting here would defeat the backoff.
+    if (stopped || errors !== errorsBefore) return;
+    touch();
+    synced = true;
+    missing = false;
+    failures = 0;
+    if (resyncDue) {
+      resyncDue = false;
+      hooks.resync();
     }
   };
-  const restart = () => {
+  const restart = (reason: WatchRestartReason) => {
     restartPending = false;
+    if (stopped) return;
     restarts++;
-    onRestart();
+    resyncDue = true;
+    hooks.restarted?.(reason);
     void start();
   };
   const scheduleRestart = (error: unknown) => {
     if (stopped) return;
+    // Our own informer.stop() aborts the request and client-node reports that as an error too.
+    if ((error as Error | undefined)?.name === 'AbortError') return;
+    errors++;
     failures++;
     missing = status(error) === 404;
     const delay = Math.round(Math.min(options.maxBackoffMs, options.baseBackoffMs * 2 ** (failures - 1)) * (0.75 + random() / 2));
     logger.warn('watch failed; restarting', { watch: name, error: (error as Error)?.message ?? String(error), retryInMs: delay, failures });
     clearTimeout(restartTimer);
     restartPending = true;
-    restartTimer = setTimeout(restart, delay);
+    restartTimer = setTimeout(() => restart('error'), delay);
   };
   informer.on('error', (error) => scheduleRestart(error));
   const watchdog = setInterval(
@@ -121,7 +147,8 @@ export function supervise(name: string, informer: SupervisedInformer, logger: Lo
       if (stopped || restartPending || Date.now() - lastActivity < options.watchdogMs) return;
       logger.info('watch quiet for too long; reconnecting', { watch: name, quietMs: Date.now() - lastActivity });
       touch();
-      void informer.stop().then(restart);
+      restartPending = true;
+      void informer.stop().then(() => restart('watchdog'));
     },
     Math.max(10, Math.floor(options.watchdogMs / 4)),
   );
@@ -139,8 +166,18 @@ export function supervise(name: string, informer: SupervisedInformer, logger: Lo
   };
 }
 
+/** What the cluster adapter reports to the metrics. */
+export interface ClusterObservers {
+  /** Before each write to the API server. */
+  write?: (verb: 'apply' | 'delete' | 'status' | 'event') => void;
+  /** Each time a supervised informer is restarted. */
+  watchRestarted?: (watch: string, reason: WatchRestartReason) => void;
+}
+
 /** The client-node adapter: caches, informers feeding `enqueue`, and the writes. */
-export function createKubeCluster(kubeConfig: KubeConfig, config: RoutingConfig, logger: Logger, enqueue: (key: string) => void, onWrite: (verb: 'apply' | 'delete' | 'status' | 'event') => void = () => {}) {
+export function createKubeCluster(kubeConfig: KubeConfig, config: RoutingConfig, logger: Logger, enqueue: (key: string) => void, observers: ClusterObservers = {}) {
+  const onWrite = observers.write ?? (() => {});
+  const restarted = (watch: string) => (reason: WatchRestartReason) => observers.watchRestarted?.(watch, reason);
   const custom = kubeConfig.makeApiClient(CustomObjectsApi);
   const core = kubeConfig.makeApiClient(CoreV1Api);
   const objects = KubernetesObjectApi.makeApiClient(kubeConfig);
@@ -158,7 +195,7 @@ export function createKubeCluster(kubeConfig: KubeConfig, config: RoutingConfig,
     informer.on('update', onObject);
     resourceInformers.set(definition.kind, informer);
     // After a restart the cache is relisted: requeue everything so missed events are repaired.
-    supervisors.push(supervise(definition.plural, informer, logger, () => informer.list().forEach(onObject)));
+    supervisors.push(supervise(definition.plural, informer, logger, { resync: () => informer.list().forEach(onObject), restarted: restarted(definition.plural) }));
   }
 
   const resyncAll = () =>
@@ -177,7 +214,7 @@ export function createKubeCluster(kubeConfig: KubeConfig, config: RoutingConfig,
   };
   routeInformer.on('update', onRoute);
   routeInformer.on('delete', onRoute);
-  supervisors.push(supervise('httproutes', routeInformer, logger, () => resyncAll(), { ...DEFAULT_SUPERVISION, optional: true }));
+  supervisors.push(supervise('httproutes', routeInformer, logger, { resync: resyncAll, restarted: restarted('httproutes') }, { ...DEFAULT_SUPERVISION, optional: true }));
 
   let gatewayApiCheckedAt = 0;
   let gatewayApiPresent = false;

@@ -4,11 +4,11 @@ import { createServer } from 'node:http';
 import { KubeConfig } from '@kubernetes/client-node';
 import { ConfigError } from '@kaos/routing';
 import express from 'express';
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { loadControllerConfig } from './config.js';
 import { createKubeCluster } from './kube-cluster.js';
 import { startLeaderElection } from './leader-election.js';
 import { createLogger } from './logger.js';
+import { createMetrics, instrumentReconcile } from './metrics.js';
 import { WorkQueue } from './queue.js';
 import { createReconciler } from './reconciler.js';
 
@@ -19,34 +19,17 @@ try {
   const kubeConfig = new KubeConfig();
   kubeConfig.loadFromDefault();
 
-  const registry = new Registry();
-  collectDefaultMetrics({ register: registry });
-  const writes = new Counter({ name: 'kaos_controller_api_writes_total', help: 'Writes to the API server by verb (apply, delete, status, event).', labelNames: ['verb'], registers: [registry] });
-  const reconciles = new Counter({ name: 'kaos_controller_reconciles_total', help: 'Reconciles by result.', labelNames: ['result'], registers: [registry] });
-  // Read at scrape time, so the gauges are never stale.
-  const readings = { depth: () => 0, leader: () => false };
-  new Gauge({ name: 'kaos_controller_queue_depth', help: 'Keys waiting, running or scheduled for retry.', registers: [registry], collect() { this.set(readings.depth()); } });
-  new Gauge({ name: 'kaos_controller_leader', help: '1 while this replica holds the Lease and writes.', registers: [registry], collect() { this.set(readings.leader() ? 1 : 0); } });
+  const metrics = createMetrics();
+  const { readings } = metrics;
 
   // Informers run on every replica (warm caches); only the leader's queue receives keys.
   const feed: { queue?: WorkQueue } = {};
-  const kube = createKubeCluster(kubeConfig, config.routing, logger, (key) => feed.queue?.add(key), (verb) => writes.inc({ verb }));
+  const kube = createKubeCluster(kubeConfig, config.routing, logger, (key) => feed.queue?.add(key), {
+    write: (verb) => metrics.writes.inc({ verb }),
+    watchRestarted: (watch, reason) => metrics.watchRestarts.inc({ watch, reason }),
+  });
   const reconcile = createReconciler(kube.cluster, config.routing);
-  const queue = new WorkQueue(
-    async (key) => {
-      try {
-        const result = await reconcile(key);
-        reconciles.inc({ result: 'success' });
-        return result;
-      } catch (error) {
-        reconciles.inc({ result: 'error' });
-        const [kind, namespace, name] = key.split('/');
-        logger.error('reconcile failed; retrying with backoff', { kind, namespace, name, error: (error as Error).message });
-        throw error;
-      }
-    },
-    { concurrency: config.concurrency, baseDelayMs: 500, maxDelayMs: 300_000 },
-  );
+  const queue = new WorkQueue(instrumentReconcile(reconcile, metrics, logger), { concurrency: config.concurrency, baseDelayMs: 500, maxDelayMs: 300_000 });
   readings.depth = () => queue.depth();
 
   const ops = express();
@@ -56,7 +39,7 @@ try {
     const synced = kube.synced();
     response.status(synced ? 200 : 503).json({ status: synced ? 'ready' : 'not ready', checks: { cachesSynced: synced }, leader: readings.leader() });
   });
-  ops.get('/metrics', async (_request, response) => void response.type(registry.contentType).send(await registry.metrics()));
+  ops.get('/metrics', async (_request, response) => void response.type(metrics.registry.contentType).send(await metrics.registry.metrics()));
   const opsServer = createServer(ops).listen(config.healthPort, config.bindAddress);
 
   logger.info('starting HTTPRoute controller', { routing: config.routing, healthPort: config.healthPort, leaderElection: config.leaderElection });
