@@ -7,3 +7,4 @@ export * from './crd.js';
 export * from './problems.js';
 export * from './admission.js';
 export * from './validation.js';
+export * from './chart-values.js';
