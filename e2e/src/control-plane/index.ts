@@ -67,8 +67,17 @@ export interface ControlPlane {
   etcdUrl: string;
   /** Run the real kubectl against this plane. Never throws for a non-zero exit; times out (code 124). */
   kubectl(args: string[], opts?: { input?: string; timeoutMs?: number }): Promise<KubectlResult>;
-  /** Throws (with the log tail) if any component has exited. */
+  /** Throws (with the log tail) if any component has exited, except one stopped on purpose by stopComponent. */
   assertHealthy(): void;
+  /**
+   * Stops one component on purpose, so it is not reported as a crash: `SIGTERM` (default) lets it
+   * shut down gracefully (SIGKILL after a grace period), `SIGKILL` simulates a crash. Waits for exit.
+   */
+  stopComponent(name: ComponentName, opts?: { signal?: 'SIGTERM' | 'SIGKILL' }): Promise<void>;
+  /** Starts a stopped component again with its original command line (same ports, data, certs) and waits until it is ready. */
+  startComponent(name: ComponentName): Promise<void>;
+  /** stopComponent then startComponent; `pids` and `components` show the new process afterwards. */
+  restartComponent(name: ComponentName, opts?: { signal?: 'SIGTERM' | 'SIGKILL' }): Promise<void>;
   /** SIGTERM, then SIGKILL after a grace period; waits for exit; removes the temp workDir. Idempotent. */
   stop(): Promise<void>;
 }
@@ -147,6 +156,17 @@ async function startOnce(binDir: string, opts: StartControlPlaneOptions, log: (m
   await mkdir(certsDir, { recursive: true, mode: 0o700 });
 
   const components: Component[] = [];
+  // Components stopped on purpose (stopComponent): their exit is not a crash.
+  const intentional = new WeakSet<Component>();
+  // Each component's command line, to start it again exactly as it was.
+  const specs = new Map<ComponentName, { bin: string; args: string[]; logFile: string }>();
+  const launch = (name: ComponentName, args: string[]): Component => {
+    const spec = { bin: bin(name), args, logFile: join(workDir, `${name}.log`) };
+    specs.set(name, spec);
+    const c = startComponent(name, spec.bin, spec.args, spec.logFile, detached);
+    components.push(c);
+    return c;
+  };
   let stopped = false;
   let exitHook: (() => void) | undefined;
 
@@ -183,7 +203,7 @@ async function startOnce(binDir: string, opts: StartControlPlaneOptions, log: (m
   }
 
   const assertHealthy = (context = 'unexpectedly'): void => {
-    for (const c of components) if (c.exit !== undefined) throw new ComponentExitedError(c, context);
+    for (const c of components) if (c.exit !== undefined && !intentional.has(c)) throw new ComponentExitedError(c, context);
   };
 
   const waitFor = async (what: string, probe: () => Promise<boolean>): Promise<void> => {
@@ -208,8 +228,7 @@ async function startOnce(binDir: string, opts: StartControlPlaneOptions, log: (m
     const server = `https://127.0.0.1:${apiPort}`;
 
     // --- etcd
-    components.push(
-      startComponent('etcd', bin('etcd'), [
+    launch('etcd', [
         '--name=kaos-e2e',
         `--data-dir=${etcdData}`,
         `--listen-client-urls=${etcdUrl}`,
@@ -220,14 +239,13 @@ async function startOnce(binDir: string, opts: StartControlPlaneOptions, log: (m
         '--initial-cluster-state=new',
         '--unsafe-no-fsync',
         '--log-level=warn',
-      ], join(workDir, 'etcd.log'), detached),
-    );
+    ]);
     log(`etcd pid ${components[0]?.pid} on ${etcdUrl}`);
-    await waitFor('etcd /health', async () => (await get(`${etcdUrl}/health`, undefined, 2_000)).body.includes('"health":"true"'));
+    const etcdReady = async (): Promise<boolean> => (await get(`${etcdUrl}/health`, undefined, 2_000)).body.includes('"health":"true"');
+    await waitFor('etcd /health', etcdReady);
 
     // --- kube-apiserver
-    components.push(
-      startComponent('kube-apiserver', bin('kube-apiserver'), [
+    launch('kube-apiserver', [
         `--etcd-servers=${etcdUrl}`,
         `--secure-port=${apiPort}`,
         '--bind-address=127.0.0.1',
@@ -247,8 +265,7 @@ async function startOnce(binDir: string, opts: StartControlPlaneOptions, log: (m
         '--endpoint-reconciler-type=none',
         '--allow-privileged=true',
         '--profiling=false',
-      ], join(workDir, 'kube-apiserver.log'), detached),
-    );
+    ]);
     log(`kube-apiserver pid ${components[1]?.pid} on ${server}`);
 
     const [caPem, adminCert, adminKey, kcmCert, kcmKey] = await Promise.all(
@@ -261,12 +278,12 @@ async function startOnce(binDir: string, opts: StartControlPlaneOptions, log: (m
     await writeFile(kcmKubeconfig, kubeconfigYaml(server, certs, 'system:kube-controller-manager', kcmCert, kcmKey, caPem), { mode: 0o600 });
 
     const admin: TlsClientFiles = { caCert: certs.caCert, clientCert: certs.adminCert, clientKey: certs.adminKey };
-    await waitFor('kube-apiserver /readyz', async () => (await get(`${server}/readyz`, admin, 3_000)).status === 200);
+    const apiServerReady = async (): Promise<boolean> => (await get(`${server}/readyz`, admin, 3_000)).status === 200;
+    await waitFor('kube-apiserver /readyz', apiServerReady);
     log(`kube-apiserver ready after ${Date.now() - t0}ms`);
 
     // --- kube-controller-manager
-    components.push(
-      startComponent('kube-controller-manager', bin('kube-controller-manager'), [
+    launch('kube-controller-manager', [
         `--kubeconfig=${kcmKubeconfig}`,
         `--authentication-kubeconfig=${kcmKubeconfig}`,
         `--authorization-kubeconfig=${kcmKubeconfig}`,
@@ -279,38 +296,95 @@ async function startOnce(binDir: string, opts: StartControlPlaneOptions, log: (m
         '--leader-elect=false',
         '--secure-port=0',
         '--cluster-name=kaos-e2e',
-      ], join(workDir, 'kube-controller-manager.log'), detached),
-    );
+    ]);
     log(`kube-controller-manager pid ${components[2]?.pid}`);
     // The serviceaccount controller creating "default" in "default" proves the controller manager runs.
     await waitFor('kube-controller-manager (default ServiceAccount)', async () =>
       (await get(`${server}/api/v1/namespaces/default/serviceaccounts/default`, admin, 3_000)).status === 200,
     );
+    // What "ready again" means after a restart. The controller manager has no health port here
+    // (--secure-port=0): it counts as ready once it has stayed up for a second.
+    const readiness: Record<ComponentName, () => Promise<boolean>> = {
+      etcd: etcdReady,
+      'kube-apiserver': apiServerReady,
+      'kube-controller-manager': async () => {
+        await sleep(1_000);
+        return true;
+      },
+    };
     log(`control plane ready after ${Date.now() - t0}ms`);
 
     const kubectl = (args: string[], kopts: { input?: string; timeoutMs?: number } = {}): Promise<KubectlResult> =>
       runKubectl(bin('kubectl'), kubeconfigPath, args, kopts).then((r) => {
         if (r.code !== 0) {
-          const dead = components.filter((c) => c.exit !== undefined && !stopped);
+          const dead = components.filter((c) => c.exit !== undefined && !stopped && !intentional.has(c));
           for (const c of dead) r.stderr += `\n[control-plane] ${new ComponentExitedError(c, 'during the test').message}`;
         }
         return r;
       });
 
-    const pids = Object.fromEntries(components.map((c) => [c.name, c.pid])) as Record<ComponentName, number>;
+    // Report a crash as soon as it happens (with the log tail), not only at the next kubectl call.
+    const reportCrash = (c: Component): void => {
+      void c.exited.then(() => {
+        if (!stopped && !intentional.has(c)) log(new ComponentExitedError(c, 'unexpectedly').message);
+      });
+    };
+    components.forEach(reportCrash);
+    const current = (name: ComponentName): Component | undefined => components.findLast((c) => c.name === name);
+
+    const stopComponent = async (name: ComponentName, sopts: { signal?: 'SIGTERM' | 'SIGKILL' } = {}): Promise<void> => {
+      if (stopped) throw new Error(`control plane stopped; cannot stop ${name}`);
+      const c = current(name);
+      if (!c) throw new Error(`no component ${name}`);
+      if (c.exit !== undefined && !intentional.has(c)) throw new ComponentExitedError(c, `before stopComponent(${name})`);
+      intentional.add(c);
+      if (c.exit !== undefined) return;
+      if (sopts.signal === 'SIGKILL') {
+        try {
+          process.kill(c.pid, 'SIGKILL');
+        } catch {
+          /* already gone */
+        }
+      } else {
+        await terminate(c.pid, c.bin);
+      }
+      await Promise.race([c.exited, sleep(10_000, undefined, { ref: false })]);
+      if (c.exit === undefined) throw new Error(`${name} (pid ${c.pid}) did not exit`);
+      log(`${name} (pid ${c.pid}) stopped with ${sopts.signal ?? 'SIGTERM'}`);
+    };
+    const startAgain = async (name: ComponentName): Promise<void> => {
+      if (stopped) throw new Error(`control plane stopped; cannot start ${name}`);
+      const before = current(name);
+      const spec = specs.get(name);
+      if (!before || !spec) throw new Error(`no component ${name}`);
+      if (before.exit === undefined) throw new Error(`${name} (pid ${before.pid}) is still running; stop it first`);
+      if (!intentional.has(before)) throw new ComponentExitedError(before, `before startComponent(${name})`);
+      // Replace it in place: the stop order and the exit hook then see the new process.
+      const c = startComponent(name, spec.bin, spec.args, spec.logFile, detached);
+      components.splice(components.indexOf(before), 1, c);
+      reportCrash(c);
+      log(`${name} restarted, pid ${c.pid}`);
+      await waitFor(`${name} ready again`, readiness[name]);
+    };
+
     const cp: ControlPlane = {
-      kubeconfigPath, server, binDir, workDir, pids, etcdUrl, certs, caCertPath: certs.caCert,
-      components: components.map((c) => ({ name: c.name as ComponentName, pid: c.pid, bin: c.bin, logFile: c.logFile })),
+      kubeconfigPath, server, binDir, workDir, etcdUrl, certs, caCertPath: certs.caCert,
+      get pids() {
+        return Object.fromEntries(components.map((c) => [c.name, c.pid])) as Record<ComponentName, number>;
+      },
+      get components() {
+        return components.map((c) => ({ name: c.name as ComponentName, pid: c.pid, bin: c.bin, logFile: c.logFile }));
+      },
       kubectl,
       assertHealthy: () => assertHealthy('unexpectedly'),
+      stopComponent,
+      startComponent: startAgain,
+      async restartComponent(name, ropts) {
+        await stopComponent(name, ropts);
+        await startAgain(name);
+      },
       stop,
     };
-    // Report a crash as soon as it happens (with the log tail), not only at the next kubectl call.
-    for (const c of components) {
-      void c.exited.then(() => {
-        if (!stopped) log(new ComponentExitedError(c, 'unexpectedly').message);
-      });
-    }
 
     const applyPaths = [...(opts.crdPaths ?? []), ...(opts.gatewayApiBundle ? [opts.gatewayApiBundle] : [])];
     if (applyPaths.length > 0) {
