@@ -1,8 +1,8 @@
-// The four Kubernetes calls the webhook makes, over node:https with credentials from client-node's
-// KubeConfig. client-node's generated API classes pull every model of every API group into the
-// bundle (about 7 MB of code, ~45 MB of RSS); the webhook needs two resources (ADR 0004).
-import { request } from 'node:https';
-import { ApiException, type KubeConfig } from '@kubernetes/client-node';
+// The four Kubernetes calls the webhook makes (read/create/replace its Secret, read/patch its webhook
+// configurations), over node:https with credentials from kube-credentials.ts. client-node's types
+// only: its generated API classes and their dependencies cost ~30 MB of RSS at runtime (ADR 0007).
+import { request, type RequestOptions } from 'node:https';
+import type { KubeCredentials } from './kube-credentials.js';
 import type { V1MutatingWebhookConfiguration, V1Secret, V1ValidatingWebhookConfiguration } from '@kubernetes/client-node';
 import type { SecretsApi } from './tls/secret-store.js';
 import type { WebhookConfigurationsApi } from './tls/ca-injector.js';
@@ -10,24 +10,37 @@ import type { WebhookConfigurationsApi } from './tls/ca-injector.js';
 /** Longest a single API call may take before it fails (and the caller's backoff retries). */
 const REQUEST_TIMEOUT_MS = 15_000;
 
-/** One call to the API server; JSON in, JSON out; non-2xx answers throw ApiException with the status body. */
+/** A non-2xx answer of the API server; `code` and `body` as client-node's ApiException has them. */
+export class KubernetesApiError extends Error {
+  override readonly name = 'KubernetesApiError';
+  readonly code: number;
+  readonly body: unknown;
+  readonly headers: Record<string, string | string[] | undefined>;
+
+  constructor(code: number, message: string, body: unknown, headers: Record<string, string | string[] | undefined>) {
+    super(message);
+    this.code = code;
+    this.body = body;
+    this.headers = headers;
+  }
+}
+
+/** One call to the API server; JSON in, JSON out; non-2xx answers throw KubernetesApiError with the status body. */
 export async function kubernetesRequest<T>(
-  kubeConfig: KubeConfig,
+  credentials: KubeCredentials,
   method: 'GET' | 'POST' | 'PUT' | 'PATCH',
   path: string,
   body?: unknown,
   contentType = 'application/json',
 ): Promise<T> {
-  const cluster = kubeConfig.getCurrentCluster();
-  if (!cluster) throw new Error('kubeconfig has no current cluster');
-  const url = new URL(path, cluster.server);
-  const options: Parameters<typeof request>[1] = {
+  // Appended, not resolved: a server URL may carry a path prefix (API proxies such as Rancher's).
+  const url = new URL(`${credentials.server.replace(/\/+$/, '')}${path}`);
+  const options: RequestOptions = {
     method,
     headers: { accept: 'application/json', ...(body === undefined ? {} : { 'content-type': contentType }) },
     timeout: REQUEST_TIMEOUT_MS,
   };
-  // Fills in CA, client certificate or (re-read, rotating) bearer token, and a pooled agent.
-  await kubeConfig.applyToHTTPSOptions(options);
+  credentials.applyTo(options);
   const payload = body === undefined ? undefined : JSON.stringify(body);
   return new Promise<T>((resolve, reject) => {
     const req = request(url, options, (res) => {
@@ -43,7 +56,7 @@ export async function kubernetesRequest<T>(
         }
         const status = res.statusCode ?? 0;
         if (status >= 200 && status < 300) resolve(parsed as T);
-        else reject(new ApiException(status, `${method} ${url.pathname} failed with HTTP ${status}`, parsed, res.headers as Record<string, string>));
+        else reject(new KubernetesApiError(status, `${method} ${url.pathname} failed with HTTP ${status}`, parsed, res.headers));
       });
       res.on('error', reject);
     });
@@ -56,30 +69,30 @@ export async function kubernetesRequest<T>(
 const encode = encodeURIComponent;
 
 /** Secrets: read, create, replace (what the certificate Secret store needs). */
-export function restSecretsApi(kubeConfig: KubeConfig): SecretsApi {
+export function restSecretsApi(credentials: KubeCredentials): SecretsApi {
   return {
     readNamespacedSecret: ({ name, namespace }) =>
-      kubernetesRequest<V1Secret>(kubeConfig, 'GET', `/api/v1/namespaces/${encode(namespace)}/secrets/${encode(name)}`),
+      kubernetesRequest<V1Secret>(credentials, 'GET', `/api/v1/namespaces/${encode(namespace)}/secrets/${encode(name)}`),
     createNamespacedSecret: ({ namespace, body }) =>
-      kubernetesRequest<V1Secret>(kubeConfig, 'POST', `/api/v1/namespaces/${encode(namespace)}/secrets`, body),
+      kubernetesRequest<V1Secret>(credentials, 'POST', `/api/v1/namespaces/${encode(namespace)}/secrets`, body),
     replaceNamespacedSecret: ({ name, namespace, body }) =>
-      kubernetesRequest<V1Secret>(kubeConfig, 'PUT', `/api/v1/namespaces/${encode(namespace)}/secrets/${encode(name)}`, body),
+      kubernetesRequest<V1Secret>(credentials, 'PUT', `/api/v1/namespaces/${encode(namespace)}/secrets/${encode(name)}`, body),
   } as SecretsApi;
 }
 
 const WEBHOOK_CONFIGURATIONS = '/apis/admissionregistration.k8s.io/v1';
 
 /** Webhook configurations: read and JSON-patch (what the CA bundle injector needs). */
-export function restWebhookConfigurationsApi(kubeConfig: KubeConfig): WebhookConfigurationsApi {
+export function restWebhookConfigurationsApi(credentials: KubeCredentials): WebhookConfigurationsApi {
   const jsonPatch = 'application/json-patch+json';
   return {
     readMutatingWebhookConfiguration: ({ name }) =>
-      kubernetesRequest<V1MutatingWebhookConfiguration>(kubeConfig, 'GET', `${WEBHOOK_CONFIGURATIONS}/mutatingwebhookconfigurations/${encode(name)}`),
+      kubernetesRequest<V1MutatingWebhookConfiguration>(credentials, 'GET', `${WEBHOOK_CONFIGURATIONS}/mutatingwebhookconfigurations/${encode(name)}`),
     patchMutatingWebhookConfiguration: ({ name, body }) =>
-      kubernetesRequest<V1MutatingWebhookConfiguration>(kubeConfig, 'PATCH', `${WEBHOOK_CONFIGURATIONS}/mutatingwebhookconfigurations/${encode(name)}`, body, jsonPatch),
+      kubernetesRequest<V1MutatingWebhookConfiguration>(credentials, 'PATCH', `${WEBHOOK_CONFIGURATIONS}/mutatingwebhookconfigurations/${encode(name)}`, body, jsonPatch),
     readValidatingWebhookConfiguration: ({ name }) =>
-      kubernetesRequest<V1ValidatingWebhookConfiguration>(kubeConfig, 'GET', `${WEBHOOK_CONFIGURATIONS}/validatingwebhookconfigurations/${encode(name)}`),
+      kubernetesRequest<V1ValidatingWebhookConfiguration>(credentials, 'GET', `${WEBHOOK_CONFIGURATIONS}/validatingwebhookconfigurations/${encode(name)}`),
     patchValidatingWebhookConfiguration: ({ name, body }) =>
-      kubernetesRequest<V1ValidatingWebhookConfiguration>(kubeConfig, 'PATCH', `${WEBHOOK_CONFIGURATIONS}/validatingwebhookconfigurations/${encode(name)}`, body, jsonPatch),
-  } as WebhookConfigurationsApi;
+      kubernetesRequest<V1ValidatingWebhookConfiguration>(credentials, 'PATCH', `${WEBHOOK_CONFIGURATIONS}/validatingwebhookconfigurations/${encode(name)}`, body, jsonPatch),
+  };
 }

@@ -2,11 +2,11 @@
 // server and the ops server together. All decisions live in libs/routing; this file only starts,
 // connects and stops things.
 import type { Server as HttpsServer } from 'node:https';
-import { KubeConfig } from '@kubernetes/client-node';
 import { ResourceValidator } from '@kaos/api-types';
 import { ConfigError } from '@kaos/routing';
 import { createAdmissionHandler } from './admission-handler.js';
 import { loadWebhookConfig, type WebhookConfig } from './config.js';
+import { loadKubeCredentials } from './kube-credentials.js';
 import { restSecretsApi, restWebhookConfigurationsApi } from './kube-rest.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMetrics, type WebhookMetrics } from './metrics.js';
@@ -17,16 +17,16 @@ import { webhookSubjectAltNames } from './tls/certificates.js';
 import { DEFAULT_ROTATION_POLICY, type TlsMaterial } from './tls/rotation.js';
 import { createSecretStore } from './tls/secret-store.js';
 
-function startCertificates(config: WebhookConfig, logger: Logger, onCertificate: (material: TlsMaterial) => void): CertificateManager {
+async function startCertificates(config: WebhookConfig, logger: Logger, onCertificate: (material: TlsMaterial) => void): Promise<CertificateManager> {
   if (config.tlsMode === 'files') {
     return startCertificateManager({ mode: 'files', directory: config.tlsCertDir, logger, onCertificate });
   }
-  const kubeConfig = new KubeConfig();
-  kubeConfig.loadFromDefault();
+  const credentials = await loadKubeCredentials();
+  logger.info('Kubernetes API credentials loaded', { source: credentials.source, server: credentials.server });
   const injector =
     config.mutatingWebhookConfiguration || config.validatingWebhookConfiguration
       ? createCaInjector({
-          api: restWebhookConfigurationsApi(kubeConfig),
+          api: restWebhookConfigurationsApi(credentials),
           ...(config.mutatingWebhookConfiguration ? { mutatingWebhookConfiguration: config.mutatingWebhookConfiguration } : {}),
           ...(config.validatingWebhookConfiguration ? { validatingWebhookConfiguration: config.validatingWebhookConfiguration } : {}),
           logger,
@@ -36,7 +36,7 @@ function startCertificates(config: WebhookConfig, logger: Logger, onCertificate:
   return startCertificateManager({
     mode: 'generate',
     store: createSecretStore({
-      api: restSecretsApi(kubeConfig),
+      api: restSecretsApi(credentials),
       name: config.secretName,
       namespace: config.namespace,
       policy: DEFAULT_ROTATION_POLICY,
@@ -57,7 +57,7 @@ function startCertificates(config: WebhookConfig, logger: Logger, onCertificate:
 async function run(config: WebhookConfig, logger: Logger, metrics: WebhookMetrics): Promise<void> {
   // Filled in once the first certificate is loaded; certificate callbacks before that only record it.
   const serving: { server?: HttpsServer } = {};
-  const certificates = startCertificates(config, logger, (material) => {
+  const certificates = await startCertificates(config, logger, (material) => {
     metrics.certificateExpiry.set(material.notAfter.getTime() / 1000);
     if (serving.server) {
       reloadCertificate(serving.server, material);

@@ -2,15 +2,20 @@
 // ValidatingWebhookConfiguration, so the API server trusts the serving certificate. Reads first and
 // patches only webhooks whose bundle differs; every patch starts with a `test` of the
 // resourceVersion, so an index never points at a webhook that a concurrent `helm upgrade` moved.
-import { PatchStrategy, setHeaderOptions, type AdmissionregistrationV1Api } from '@kubernetes/client-node';
+import type { V1MutatingWebhookConfiguration, V1ValidatingWebhookConfiguration } from '@kubernetes/client-node';
 import type { Logger } from '../logger.js';
 import { apiStatus } from './kubernetes-errors.js';
 
-/** The part of AdmissionregistrationV1Api the injector uses (a fake implements just this in tests). */
-export type WebhookConfigurationsApi = Pick<
-  AdmissionregistrationV1Api,
-  'readMutatingWebhookConfiguration' | 'patchMutatingWebhookConfiguration' | 'readValidatingWebhookConfiguration' | 'patchValidatingWebhookConfiguration'
->;
+/**
+ * The reads and JSON-patch (RFC 6902) writes the injector makes, shaped like client-node's
+ * AdmissionregistrationV1Api (kube-rest.ts implements them without loading it; a fake in tests).
+ */
+export interface WebhookConfigurationsApi {
+  readMutatingWebhookConfiguration(params: { name: string }): Promise<V1MutatingWebhookConfiguration>;
+  patchMutatingWebhookConfiguration(params: { name: string; body: JsonPatchOperation[] }): Promise<V1MutatingWebhookConfiguration>;
+  readValidatingWebhookConfiguration(params: { name: string }): Promise<V1ValidatingWebhookConfiguration>;
+  patchValidatingWebhookConfiguration(params: { name: string; body: JsonPatchOperation[] }): Promise<V1ValidatingWebhookConfiguration>;
+}
 
 /** Which configurations to keep in sync (either may be omitted, e.g. a mutating-only install). */
 export interface CaInjectorOptions {
@@ -66,7 +71,6 @@ export function caBundlePatch(
 export function createCaInjector(options: CaInjectorOptions): CaInjector {
   const { api, logger } = options;
   const maxAttempts = options.maxAttempts ?? 5;
-  const jsonPatch = setHeaderOptions('Content-Type', PatchStrategy.JsonPatch);
   const targets: { kind: string; name: string; read: () => Promise<Configuration>; patch: (body: JsonPatchOperation[]) => Promise<unknown> }[] = [];
   const mutating = options.mutatingWebhookConfiguration;
   const validating = options.validatingWebhookConfiguration;
@@ -75,7 +79,7 @@ export function createCaInjector(options: CaInjectorOptions): CaInjector {
       kind: 'MutatingWebhookConfiguration',
       name: mutating,
       read: () => api.readMutatingWebhookConfiguration({ name: mutating }),
-      patch: (body) => api.patchMutatingWebhookConfiguration({ name: mutating, body }, jsonPatch),
+      patch: (body) => api.patchMutatingWebhookConfiguration({ name: mutating, body }),
     });
   }
   if (validating !== undefined && validating !== '') {
@@ -83,7 +87,7 @@ export function createCaInjector(options: CaInjectorOptions): CaInjector {
       kind: 'ValidatingWebhookConfiguration',
       name: validating,
       read: () => api.readValidatingWebhookConfiguration({ name: validating }),
-      patch: (body) => api.patchValidatingWebhookConfiguration({ name: validating, body }, jsonPatch),
+      patch: (body) => api.patchValidatingWebhookConfiguration({ name: validating, body }),
     });
   }
 

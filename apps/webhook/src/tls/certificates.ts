@@ -6,10 +6,21 @@
 // signing costs 30-200 ms of blocked event loop per certificate.
 // Inspection uses Node's `X509Certificate` (OpenSSL), not forge: forge cannot parse ECDSA
 // certificates (cert-manager's usual choice in files mode), and OpenSSL is what will serve them.
+// forge is imported on first generation only: a webhook serving mounted or already stored
+// certificates never loads it (about 5 MB of RSS; ADR 0007).
 import { X509Certificate, constants, createPrivateKey, createPublicKey, generateKeyPair, privateEncrypt, randomBytes, type KeyObject } from 'node:crypto';
 import { isIP } from 'node:net';
 import { promisify } from 'node:util';
-import forge from 'node-forge';
+import type forgeModule from 'node-forge';
+
+type Forge = typeof forgeModule;
+let forgeLoading: Promise<Forge> | undefined;
+
+// esbuild keeps a dynamically imported CommonJS package in the bundle but runs it only here.
+function loadForge(): Promise<Forge> {
+  forgeLoading ??= import('node-forge').then((module) => module.default);
+  return forgeLoading;
+}
 
 /** Smallest RSA modulus accepted for generated keys (issue 4: RSA 2048 or ECDSA P-256 minimum). */
 export const MIN_RSA_BITS = 2048;
@@ -116,19 +127,20 @@ export function sameSans(a: SubjectAltNames, b: SubjectAltNames): boolean {
  * cannot hold characters such as '@' or '_'; Go's crypto/x509 (the API server) then refuses the
  * whole certificate ("invalid PrintableString"), while OpenSSL-based clients accept it.
  */
-function distinguishedName(commonName: string): forge.pki.CertificateField[] {
-  return [{ name: 'commonName', value: commonName, valueTagClass: forge.asn1.Type.UTF8 as unknown as forge.asn1.Class }];
+function distinguishedName(forge: Forge, commonName: string): forgeModule.pki.CertificateField[] {
+  return [{ name: 'commonName', value: commonName, valueTagClass: forge.asn1.Type.UTF8 as unknown as forgeModule.asn1.Class }];
 }
 
 /** Generates a self-signed CA (basicConstraints CA:true, keyCertSign) with a fresh RSA key. */
 export async function generateCa(options: CaOptions): Promise<KeyAndCertificate> {
-  const keys = await rsaKeyPair(options);
+  const forge = await loadForge();
+  const keys = await rsaKeyPair(forge, options);
   const cert = forge.pki.createCertificate();
   cert.publicKey = keys.forgePublicKey;
   cert.serialNumber = randomSerialNumber();
   cert.validity.notBefore = options.notBefore;
   cert.validity.notAfter = options.notAfter;
-  const subject = distinguishedName(options.commonName);
+  const subject = distinguishedName(forge, options.commonName);
   cert.setSubject(subject);
   cert.setIssuer(subject);
   cert.setExtensions([
@@ -136,22 +148,23 @@ export async function generateCa(options: CaOptions): Promise<KeyAndCertificate>
     { name: 'keyUsage', keyCertSign: true, cRLSign: true, digitalSignature: true, critical: true },
     { name: 'subjectKeyIdentifier' },
   ]);
-  signNatively(cert, keys.privateKey);
-  return { certificatePem: toPem(cert), privateKeyPem: keys.privateKeyPem };
+  signNatively(forge, cert, keys.privateKey);
+  return { certificatePem: toPem(forge, cert), privateKeyPem: keys.privateKeyPem };
 }
 
 /** Generates a serving (serverAuth) certificate for the given SANs, signed by the CA. */
 export async function generateServingCertificate(options: ServingCertificateOptions): Promise<KeyAndCertificate> {
   const sans = normalizeSans(options.sans);
+  const forge = await loadForge();
   const caCert = forge.pki.certificateFromPem(options.ca.certificatePem);
   const caKey = parsePrivateKey(options.ca.privateKeyPem);
-  const keys = await rsaKeyPair(options);
+  const keys = await rsaKeyPair(forge, options);
   const cert = forge.pki.createCertificate();
   cert.publicKey = keys.forgePublicKey;
   cert.serialNumber = randomSerialNumber();
   cert.validity.notBefore = options.notBefore;
   cert.validity.notAfter = new Date(Math.min(options.notAfter.getTime(), caCert.validity.notAfter.getTime()));
-  cert.setSubject(distinguishedName(options.commonName ?? sans.dnsNames[0] ?? sans.ipAddresses[0] ?? 'webhook'));
+  cert.setSubject(distinguishedName(forge, options.commonName ?? sans.dnsNames[0] ?? sans.ipAddresses[0] ?? 'webhook'));
   cert.setIssuer(caCert.subject.attributes);
   cert.setExtensions([
     { name: 'basicConstraints', cA: false, critical: true },
@@ -165,8 +178,8 @@ export async function generateServingCertificate(options: ServingCertificateOpti
     // Lets verifiers pick the right CA when the bundle holds the old and the new one during rotation.
     { name: 'authorityKeyIdentifier', keyIdentifier: caCert.generateSubjectKeyIdentifier().getBytes() },
   ]);
-  signNatively(cert, caKey);
-  return { certificatePem: toPem(cert), privateKeyPem: keys.privateKeyPem };
+  signNatively(forge, cert, caKey);
+  return { certificatePem: toPem(forge, cert), privateKeyPem: keys.privateKeyPem };
 }
 
 /** Parses the first certificate of a PEM; throws CertificateError when it is not one. */
@@ -219,10 +232,10 @@ export function keyMatchesCertificate(certificatePem: string, privateKeyPem: str
 interface RsaKeyPair {
   privateKey: KeyObject;
   privateKeyPem: string;
-  forgePublicKey: forge.pki.rsa.PublicKey;
+  forgePublicKey: forgeModule.pki.rsa.PublicKey;
 }
 
-async function rsaKeyPair(options: { keyBits?: number | undefined; privateKeyPem?: string | undefined }): Promise<RsaKeyPair> {
+async function rsaKeyPair(forge: Forge, options: { keyBits?: number | undefined; privateKeyPem?: string | undefined }): Promise<RsaKeyPair> {
   const bits = options.keyBits ?? MIN_RSA_BITS;
   if (!Number.isInteger(bits) || bits < MIN_RSA_BITS) throw new CertificateError(`RSA keys must have at least ${MIN_RSA_BITS} bits, got ${bits}`);
   if (options.privateKeyPem !== undefined) {
@@ -232,7 +245,7 @@ async function rsaKeyPair(options: { keyBits?: number | undefined; privateKeyPem
       throw new CertificateError(`a reused key must be RSA with at least ${MIN_RSA_BITS} bits`);
     }
     const publicKeyPem = createPublicKey(privateKey).export({ type: 'spki', format: 'pem' }).toString();
-    return { privateKey, privateKeyPem: options.privateKeyPem, forgePublicKey: forge.pki.publicKeyFromPem(publicKeyPem) as forge.pki.rsa.PublicKey };
+    return { privateKey, privateKeyPem: options.privateKeyPem, forgePublicKey: forge.pki.publicKeyFromPem(publicKeyPem) as forgeModule.pki.rsa.PublicKey };
   }
   const { publicKey, privateKey } = await generateKeyPairAsync('rsa', {
     modulusLength: bits,
@@ -242,24 +255,24 @@ async function rsaKeyPair(options: { keyBits?: number | undefined; privateKeyPem
   return {
     privateKey: createPrivateKey(privateKey),
     privateKeyPem: privateKey,
-    forgePublicKey: forge.pki.publicKeyFromPem(publicKey) as forge.pki.rsa.PublicKey,
+    forgePublicKey: forge.pki.publicKeyFromPem(publicKey) as forgeModule.pki.rsa.PublicKey,
   };
 }
 
 // forge's cert.sign only calls key.sign(md) with the digest of the TBSCertificate, so a native
 // RSASSA-PKCS1-v1_5 signer over that digest yields exactly the signature forge would compute.
-function signNatively(cert: forge.pki.Certificate, key: KeyObject): void {
+function signNatively(forge: Forge, cert: forgeModule.pki.Certificate, key: KeyObject): void {
   const signer = {
-    sign(md: forge.md.MessageDigest): string {
+    sign(md: forgeModule.md.MessageDigest): string {
       const digestInfo = Buffer.concat([SHA256_DIGEST_INFO_PREFIX, Buffer.from(md.digest().getBytes(), 'binary')]);
       return privateEncrypt({ key, padding: constants.RSA_PKCS1_PADDING }, digestInfo).toString('binary');
     },
   };
-  cert.sign(signer as unknown as forge.pki.rsa.PrivateKey, forge.md.sha256.create());
+  cert.sign(signer as unknown as forgeModule.pki.rsa.PrivateKey, forge.md.sha256.create());
 }
 
 // forge writes CRLF line ends; LF everywhere makes stored PEMs compare equal byte for byte.
-function toPem(cert: forge.pki.Certificate): string {
+function toPem(forge: Forge, cert: forgeModule.pki.Certificate): string {
   return forge.pki.certificateToPem(cert).replace(/\r\n/g, '\n');
 }
 

@@ -1,15 +1,26 @@
 // HTTP status of a failed Kubernetes API call, so adapters can react to 404/409/422 without
-// depending on how the client wraps them.
-import { ApiException } from '@kubernetes/client-node';
+// depending on how the client wraps them. Recognised by shape, not class: client-node's
+// ApiException and kube-rest's KubernetesApiError both carry a numeric `code` and the `body`, and
+// importing ApiException would load all of client-node (ADR 0007).
+
+interface ApiError extends Error {
+  code: number;
+  body: unknown;
+}
+
+function isApiError(error: unknown): error is ApiError {
+  // Node's system errors also have `code`, but as a string ('ECONNREFUSED').
+  return error instanceof Error && typeof (error as Partial<ApiError>).code === 'number' && 'body' in error;
+}
 
 /** The HTTP status code of a Kubernetes API error, or undefined for other failures (network, bugs). */
 export function apiStatus(error: unknown): number | undefined {
-  return error instanceof ApiException ? error.code : undefined;
+  return isApiError(error) ? error.code : undefined;
 }
 
 /** A short human description of any thrown value, for structured log fields. */
 export function describeError(error: unknown): string {
-  if (error instanceof ApiException) {
+  if (isApiError(error)) {
     const message = statusMessage(error.body);
     return `HTTP ${error.code}${message === undefined ? '' : `: ${message}`}`;
   }
