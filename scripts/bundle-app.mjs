@@ -1,4 +1,5 @@
 // Bundles one app into a single ESM file for its container image: dist/apps/<app>/main.js.
+import { writeFileSync } from 'node:fs';
 import { build } from 'esbuild';
 
 const app = process.argv[2];
@@ -22,3 +23,6 @@ await build({
   banner: { js: "import { createRequire as __kaosCreateRequire } from 'node:module'; const require = __kaosCreateRequire(import.meta.url);" },
   logLevel: 'info',
 });
+// The bundle directory is what the container image ships: mark it ESM so `node main.js` runs
+// there without the repository's package.json or any node_modules.
+writeFileSync(`dist/apps/${app}/package.json`, `${JSON.stringify({ name: `kaos-routing-${app}`, private: true, type: 'module' }, null, 2)}\n`);
