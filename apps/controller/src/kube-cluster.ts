@@ -169,7 +169,7 @@ export function supervise(name: string, informer: SupervisedInformer, logger: Lo
 /** What the cluster adapter reports to the metrics. */
 export interface ClusterObservers {
   /** Before each write to the API server. */
-  write?: (verb: 'apply' | 'delete' | 'status' | 'event') => void;
+  write?: (verb: 'create' | 'apply' | 'delete' | 'status' | 'event') => void;
   /** Each time a supervised informer is restarted. */
   watchRestarted?: (watch: string, reason: WatchRestartReason) => void;
 }
@@ -258,6 +258,7 @@ export function createKubeCluster(kubeConfig: KubeConfig, config: RoutingConfig,
 
   const cluster: Cluster = {
     getResource: (kind, namespace, name) => typed<KaosResource>(resourceInformers.get(kind)?.get(name, namespace)),
+    cachedRoute: (namespace, name) => typed<HTTPRoute>(routeInformer.get(name, namespace)),
     async getRoute(namespace, name) {
       const cached = typed<HTTPRoute>(routeInformer.get(name, namespace));
       if (cached) return cached;
@@ -287,9 +288,22 @@ export function createKubeCluster(kubeConfig: KubeConfig, config: RoutingConfig,
       gatewayReadAt = Date.now();
       return cachedGateway;
     },
-    async applyRoute(route) {
+    async createRoute(route) {
+      onWrite('create');
+      try {
+        return typed<HTTPRoute>(await objects.create(route as unknown as KubernetesObject, undefined, undefined, FIELD_MANAGER));
+      } catch (error) {
+        if (status(error) === 409) return undefined; // AlreadyExists: ours not cached yet, or foreign
+        if (status(error) === 404 && !(await gatewayApiInstalled())) throw new GatewayApiMissingError('Gateway API CRDs are not installed');
+        throw error;
+      }
+    },
+    async applyRoute(route, uid) {
       onWrite('apply');
-      const applied = await objects.patch(route as unknown as KubernetesObject, undefined, undefined, FIELD_MANAGER, true, PatchStrategy.ServerSideApply);
+      // A uid in an applied object is a precondition: the API server refuses the apply (409 or 422)
+      // unless the live object has that uid, so a route replaced since it was read is left alone.
+      const body = { ...route, metadata: { ...route.metadata, ...(uid ? { uid } : {}) } };
+      const applied = await objects.patch(body as unknown as KubernetesObject, undefined, undefined, FIELD_MANAGER, true, PatchStrategy.ServerSideApply);
       return typed<HTTPRoute>(applied)!;
     },
     async deleteRoute(namespace, name, uid) {

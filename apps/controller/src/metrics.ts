@@ -31,7 +31,7 @@ export function createMetrics(withProcessMetrics = true): ControllerMetrics {
   return {
     registry,
     readings,
-    writes: new Counter({ name: 'kaos_controller_api_writes_total', help: 'Writes to the API server by verb (apply, delete, status, event).', labelNames: ['verb'], registers: [registry] }),
+    writes: new Counter({ name: 'kaos_controller_api_writes_total', help: 'Writes to the API server by verb (create, apply, delete, status, event).', labelNames: ['verb'], registers: [registry] }),
     reconciles: new Counter({ name: 'kaos_controller_reconciles_total', help: 'Reconciles by result.', labelNames: ['result'], registers: [registry] }),
     reconcileSeconds: new Histogram({
       name: 'kaos_controller_reconcile_duration_seconds',

@@ -15,25 +15,54 @@ function agent(spec: Partial<Extract<KaosResource, { kind: 'Agent' }>['spec']> =
   return { apiVersion: 'kaos.tools/v1alpha1', kind: 'Agent', metadata: { name, namespace: 'prod', uid: 'uid-a', generation: 1 }, spec: { modelAPI: 'm', ...spec } };
 }
 
-/** An in-memory cluster that records every write. */
-function fakeCluster(resource: KaosResource | undefined, options: { routes?: HTTPRoute[]; gatewayApi?: boolean; failApply?: boolean; gateway?: Gateway } = {}) {
+/**
+ * An in-memory cluster that records every read and write. `routes` are on the API server; the cache
+ * holds those labelled as ours (the informer's label selector) unless `uncached` says otherwise.
+ */
+function fakeCluster(
+  resource: KaosResource | undefined,
+  options: { routes?: HTTPRoute[]; uncached?: boolean; gatewayApi?: boolean; failApply?: boolean; failCreate?: boolean; goneOnRead?: boolean; gateway?: Gateway } = {},
+) {
   const routes = new Map((options.routes ?? []).map((route) => [`${route.metadata.namespace}/${route.metadata.name}`, route]));
   const writes: string[] = [];
+  const reads: string[] = [];
   const events: string[] = [];
   let statusWritten: GatewayStatus | undefined | 'none' = 'none';
+  let uids = 0;
+  const store = (route: HTTPRoute) => {
+    const stored = { ...structuredClone(route), metadata: { ...structuredClone(route.metadata), uid: `route-uid-${++uids}`, generation: 1 } };
+    routes.set(`${route.metadata.namespace}/${route.metadata.name}`, stored);
+    return stored;
+  };
+  const cached = (namespace: string, name: string) => {
+    const route = routes.get(`${namespace}/${name}`);
+    return route?.metadata.labels?.['app.kubernetes.io/managed-by'] === 'kaos-routing' && !options.uncached ? route : undefined;
+  };
   const cluster: Cluster = {
     getResource: () => resource,
+    cachedRoute: cached,
     getRoute: async (namespace, name) => {
       if (options.gatewayApi === false) throw new GatewayApiMissingError('no CRDs');
+      const hit = cached(namespace, name);
+      if (hit) return hit;
+      reads.push(`get ${name}`);
+      if (options.goneOnRead) routes.delete(`${namespace}/${name}`);
       return routes.get(`${namespace}/${name}`);
     },
+    createRoute: async (route) => {
+      if (options.gatewayApi === false) throw new GatewayApiMissingError('no CRDs');
+      if (options.failCreate) throw new Error('connection refused');
+      if (routes.has(`${route.metadata.namespace}/${route.metadata.name}`)) return undefined;
+      writes.push(`create ${route.metadata.name}`);
+      return store(route);
+    },
     getGateway: async () => options.gateway,
-    applyRoute: async (route) => {
+    applyRoute: async (route, uid) => {
       if (options.failApply) throw new Error('connection refused');
+      const live = routes.get(`${route.metadata.namespace}/${route.metadata.name}`);
+      if (live?.metadata.uid !== uid) throw new Error(`uid precondition: ${uid} is not ${live?.metadata.uid}`);
       writes.push(`apply ${route.metadata.name}`);
-      const applied = { ...structuredClone(route), metadata: { ...route.metadata, uid: 'route-uid', generation: 1 } };
-      routes.set(`${route.metadata.namespace}/${route.metadata.name}`, applied);
-      return applied;
+      return store(route);
     },
     deleteRoute: async (namespace, name) => {
       writes.push(`delete ${name}`);
@@ -47,7 +76,7 @@ function fakeCluster(resource: KaosResource | undefined, options: { routes?: HTT
     },
     event: (_target, type, reason) => void events.push(`${type} ${reason}`),
   };
-  return { cluster, routes, writes, events, status: () => statusWritten };
+  return { cluster, routes, writes, reads, events, status: () => statusWritten };
 }
 
 const ready = (status: GatewayStatus | undefined | 'none') => (status === 'none' ? undefined : status?.conditions?.find((c) => c.type === 'RouteReady'));
@@ -62,10 +91,11 @@ describe('keys', () => {
 });
 
 describe('reconcile', () => {
-  it('creates the route, reports Pending, and asks to look again', async () => {
+  it('creates the route without reading it first, reports Pending, and asks to look again', async () => {
     const fake = fakeCluster(agent());
     const result = await createReconciler(fake.cluster, config, now)('Agent/prod/a');
-    expect(fake.writes).toEqual(['apply agent-a', 'status']);
+    expect(fake.writes).toEqual(['create agent-a', 'status']);
+    expect(fake.reads).toEqual([]);
     expect(fake.routes.get('prod/agent-a')!.spec).toEqual(desiredRoute(agent(), config)!.spec);
     expect(ready(fake.status())).toMatchObject({ status: 'Unknown', reason: 'Pending' });
     expect(fake.events).toEqual(['Normal RouteCreated']);
@@ -85,9 +115,11 @@ describe('reconcile', () => {
   it('reverts a hand edit of its route', async () => {
     const edited = desiredRoute(agent(), config)!;
     edited.spec.rules![0]!.timeouts = { request: '1s' };
+    edited.metadata.uid = 'live-uid';
     const fake = fakeCluster(agent(), { routes: [edited] });
     await createReconciler(fake.cluster, config, now)('Agent/prod/a');
     expect(fake.writes[0]).toBe('apply agent-a');
+    expect(fake.reads).toEqual([]);
     expect(fake.routes.get('prod/agent-a')!.spec.rules![0]!.timeouts).toEqual({ request: '120s' });
     expect(fake.events).toEqual(['Normal RouteUpdated']);
   });
@@ -97,6 +129,9 @@ describe('reconcile', () => {
     const fake = fakeCluster(agent(), { routes: [foreign] });
     await createReconciler(fake.cluster, config, now)('Agent/prod/a');
     expect(fake.writes).toEqual(['status']);
+    // Not in the cache (not labelled as ours): the create refused, the read found it.
+    expect(fake.reads).toEqual(['get agent-a']);
+    expect(fake.routes.get('prod/agent-a')).toEqual(foreign);
     expect(ready(fake.status())).toMatchObject({ status: 'False', reason: 'RouteConflict' });
     expect(fake.events).toEqual(['Warning RouteConflict']);
   });
@@ -143,10 +178,29 @@ describe('reconcile', () => {
     expect(result).toEqual({ requeueAfterMs: 30_000 });
   });
 
-  it('reports an API failure on status and throws so the queue backs off', async () => {
-    const fake = fakeCluster(agent(), { failApply: true });
+  it.each<[string, { failCreate?: boolean; failApply?: boolean }, HTTPRoute[]]>([
+    ['creating', { failCreate: true }, []],
+    ['updating', { failApply: true }, [{ ...desiredRoute(agent(), config)!, spec: { rules: [] } }]],
+  ])('reports an API failure %s the route on status and throws so the queue backs off', async (_what, failure, routes) => {
+    const fake = fakeCluster(agent(), { ...failure, routes });
     await expect(createReconciler(fake.cluster, config, now)('Agent/prod/a')).rejects.toThrow('connection refused');
     expect(ready(fake.status())).toMatchObject({ reason: 'APIError', message: expect.stringContaining('connection refused') });
+  });
+
+  it('updates its own route the cache has not seen yet, only if it is still the route it read', async () => {
+    const stale = { ...desiredRoute(agent(), config)!, spec: { rules: [] } };
+    stale.metadata.uid = 'live-uid';
+    const fake = fakeCluster(agent(), { routes: [stale], uncached: true });
+    await createReconciler(fake.cluster, config, now)('Agent/prod/a');
+    expect(fake.reads).toEqual(['get agent-a']);
+    expect(fake.writes).toEqual(['apply agent-a', 'status']);
+    expect(fake.events).toEqual(['Normal RouteUpdated']);
+  });
+
+  it('writes nothing when a route that refused the create is gone when read, and retries', async () => {
+    const fake = fakeCluster(agent(), { routes: [{ ...desiredRoute(agent(), config)!, spec: { rules: [] } }], uncached: true, goneOnRead: true });
+    await expect(createReconciler(fake.cluster, config, now)('Agent/prod/a')).rejects.toThrow('gone when read');
+    expect(fake.writes).toEqual([]);
   });
 
   it('does nothing for a resource that is gone or being deleted', async () => {

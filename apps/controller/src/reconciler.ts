@@ -28,12 +28,25 @@ export class GatewayApiMissingError extends Error {
 export interface Cluster {
   /** The resource from the local cache, or undefined when it is gone. */
   getResource(kind: KaosKind, namespace: string, name: string): KaosResource | undefined;
-  /** The HTTPRoute of that name, or undefined; throws GatewayApiMissingError without the CRDs. */
+  /**
+   * The HTTPRoute of that name from the local cache, which holds only routes labelled as ours: a
+   * miss does not mean there is no route (a foreign one, or one the cache has not seen yet).
+   */
+  cachedRoute(namespace: string, name: string): HTTPRoute | undefined;
+  /** The HTTPRoute of that name, from the cache or else the API server, or undefined; throws GatewayApiMissingError without the CRDs. */
   getRoute(namespace: string, name: string): Promise<HTTPRoute | undefined>;
+  /**
+   * Creates the route, failing safely when any route of that name exists: returns undefined then,
+   * so a foreign route is never touched. Throws GatewayApiMissingError without the CRDs.
+   */
+  createRoute(route: HTTPRoute): Promise<HTTPRoute | undefined>;
   /** The shared Gateway, when it exists. */
   getGateway(): Promise<Gateway | undefined>;
-  /** Server-side applies the route with our field manager, taking over conflicting fields; returns the result. */
-  applyRoute(route: HTTPRoute): Promise<HTTPRoute>;
+  /**
+   * Server-side applies the route with our field manager, taking over conflicting fields, only if
+   * it is still the object with this uid (so a route replaced meanwhile is never taken over); returns the result.
+   */
+  applyRoute(route: HTTPRoute, uid: string | undefined): Promise<HTTPRoute>;
   /** Deletes the route, only if it is still the object with this uid. */
   deleteRoute(namespace: string, name: string, uid: string | undefined): Promise<void>;
   /** Writes `status.gateway` (and nothing else) through the status subresource; `undefined` removes it. */
@@ -107,10 +120,24 @@ export function createReconciler(cluster: Cluster, config: RoutingConfig, now: (
     if (!resource || resource.metadata.deletionTimestamp) return;
 
     const name = routeName(resource);
+    const problems = routeProblems(resource, config);
+    const wanted = wantsRoute(resource, config) && problems.length === 0 ? desiredRoute(resource, config) : undefined;
     // Read the route even when routing is off: a route left from when it was on must go.
-    let live: HTTPRoute | undefined;
+    let live: HTTPRoute | undefined = cluster.cachedRoute(parsed.namespace, name);
+    let created = false;
     try {
-      live = await cluster.getRoute(parsed.namespace, name);
+      if (!live && wanted) {
+        // Not in the cache: most likely a new route. A create is one call where a read followed by
+        // a write would be two, and it fails when any route of that name exists, foreign ones included.
+        try {
+          live = await cluster.createRoute(wanted);
+        } catch (error) {
+          if (!(error instanceof GatewayApiMissingError)) await report(resource, blocked(resource, ROUTE_REASONS.APIError, `creating HTTPRoute ${name} failed: ${(error as Error).message}`));
+          throw error;
+        }
+        created = live !== undefined;
+      }
+      live ??= await cluster.getRoute(parsed.namespace, name);
     } catch (error) {
       if (!(error instanceof GatewayApiMissingError)) throw error;
       if (!config.gatewayApiEnabled) {
@@ -128,7 +155,6 @@ export function createReconciler(cluster: Cluster, config: RoutingConfig, now: (
       return;
     }
 
-    const problems = routeProblems(resource, config);
     if (problems.length > 0) {
       await removeOwnRoute(resource, live, 'the resource cannot have a valid route');
       const { reason, message } = invalidRoute(problems);
@@ -148,17 +174,20 @@ export function createReconciler(cluster: Cluster, config: RoutingConfig, now: (
       return;
     }
 
-    const desired = desiredRoute(resource, config)!;
-    const differences = live ? routeDifferences(desired, live) : ['(missing)'];
-    if (differences.length > 0) {
+    // The create found a route that was gone again when read: retry with backoff, never apply blind
+    // (an apply would create it without the check that it is not someone else's).
+    if (!live) throw new Error(`HTTPRoute ${parsed.namespace}/${name} existed when created and was gone when read; retrying`);
+    const differences = created ? [] : routeDifferences(wanted!, live);
+    if (created) {
+      cluster.event(resource, 'Normal', 'RouteCreated', `HTTPRoute ${name}`);
+    } else if (differences.length > 0) {
       try {
-        live = await cluster.applyRoute(desired);
+        live = await cluster.applyRoute(wanted!, live.metadata.uid);
       } catch (error) {
         await report(resource, blocked(resource, ROUTE_REASONS.APIError, `writing HTTPRoute ${name} failed: ${(error as Error).message}`));
         throw error;
       }
-      const created = differences[0] === '(missing)';
-      cluster.event(resource, 'Normal', created ? 'RouteCreated' : 'RouteUpdated', `HTTPRoute ${name}${created ? '' : `: ${differences.join(', ')} changed`}`);
+      cluster.event(resource, 'Normal', 'RouteUpdated', `HTTPRoute ${name}: ${differences.join(', ')} changed`);
     }
 
     const gateway = await cluster.getGateway();
