@@ -1,12 +1,12 @@
 // One benchmark server per process, chosen by argv[2]; prints its port on stdout when listening.
 //   transport: bare https answering a fixed AdmissionReview (the transport floor)
 //   work:      bare https doing the same work as the webhook, no framework, no metrics (the work floor)
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { ResourceValidator, type AdmissionRequest } from '@kaos/api-types';
 import { resourceProblems, timeoutDefaultPatch, type RoutingConfig } from '@kaos/routing';
 import { tlsServerOptions } from '../src/tls/server-options.js';
-import { benchTls } from './fixtures.js';
 
 const config: RoutingConfig = {
   gatewayApiEnabled: true,
@@ -16,7 +16,11 @@ const config: RoutingConfig = {
 };
 
 const kind = process.argv[2];
-const tls = await benchTls();
+// The bench generates the certificate once (as the webhook gets it: mounted files), so no floor
+// loads node-forge or generates keys, which would inflate its memory.
+const tlsDir = process.env.BENCH_TLS_DIR;
+if (!tlsDir) throw new Error('BENCH_TLS_DIR (tls.crt, tls.key) is required');
+const tls = { cert: readFileSync(`${tlsDir}/tls.crt`, 'utf8'), key: readFileSync(`${tlsDir}/tls.key`, 'utf8') };
 const validator = new ResourceValidator();
 
 const fixedAnswer = JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: { uid: 'x', allowed: true } });

@@ -42,11 +42,25 @@ await build({
   logLevel: 'warning',
 });
 
-/** Node flags of the production image (see charts/ and ADR 0004); the floors run with the same. */
-const NODE_FLAGS = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+/** V8 limits of the production container (ADR 0007; the chart sets them); BENCH_NODE_OPTIONS overrides, '' for Node's defaults. */
+const NODE_OPTIONS = process.env.BENCH_NODE_OPTIONS ?? '--max-old-space-size=96 --max-semi-space-size=1';
+/** glibc malloc arenas of the production container; BENCH_MALLOC_ARENA_MAX overrides, '' for glibc's default (8 per core). */
+const MALLOC_ARENA_MAX = process.env.BENCH_MALLOC_ARENA_MAX ?? '2';
+/** Every server process gets the same settings, so the comparison with the floors stays fair. */
+const SERVER_ENV: NodeJS.ProcessEnv = {
+  PATH: process.env.PATH,
+  ...(NODE_OPTIONS ? { NODE_OPTIONS } : {}),
+  ...(MALLOC_ARENA_MAX ? { MALLOC_ARENA_MAX } : {}),
+};
+
+/** One certificate for all servers, generated here: no server pays for node-forge or key generation. */
+const TLS_DIR = mkdtempSync(join(tmpdir(), 'kaos-bench-tls-'));
+const tls = await benchTls();
+writeFileSync(join(TLS_DIR, 'tls.crt'), tls.cert);
+writeFileSync(join(TLS_DIR, 'tls.key'), tls.key);
 
 function startServer(kind: string): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(process.execPath, [...NODE_FLAGS, SERVER_BUNDLE, kind], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [SERVER_BUNDLE, kind], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...SERVER_ENV, BENCH_TLS_DIR: TLS_DIR } });
   return new Promise((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`${kind} server exited with ${code}`)));
     createInterface({ input: child.stdout! }).once('line', (line) => resolve({ child, port: Number(line) }));
@@ -55,15 +69,11 @@ function startServer(kind: string): Promise<{ child: ChildProcess; port: number 
 
 /** The real webhook: the production bundle (dist/apps/webhook/main.js) serving mounted certificates. */
 async function startWebhook(): Promise<{ child: ChildProcess; port: number }> {
-  const directory = mkdtempSync(join(tmpdir(), 'kaos-bench-tls-'));
-  const tls = await benchTls();
-  writeFileSync(join(directory, 'tls.crt'), tls.cert);
-  writeFileSync(join(directory, 'tls.key'), tls.key);
   const port = await freePort();
   const healthPort = await freePort();
-  const child = spawn(process.execPath, [...NODE_FLAGS, 'dist/apps/webhook/main.js'], {
+  const child = spawn(process.execPath, ['dist/apps/webhook/main.js'], {
     stdio: ['ignore', 'pipe', 'inherit'],
-    env: { PATH: process.env.PATH, ...(process.env.MALLOC_ARENA_MAX ? { MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX } : {}), TLS_MODE: 'files', TLS_CERT_DIR: directory, WEBHOOK_PORT: String(port), HEALTH_PORT: String(healthPort), BIND_ADDRESS: '127.0.0.1', GATEWAY_API_ENABLED: 'true', GATEWAY_NAMESPACE: 'kaos-system' },
+    env: { ...SERVER_ENV, TLS_MODE: 'files', TLS_CERT_DIR: TLS_DIR, WEBHOOK_PORT: String(port), HEALTH_PORT: String(healthPort), BIND_ADDRESS: '127.0.0.1', GATEWAY_API_ENABLED: 'true', GATEWAY_NAMESPACE: 'kaos-system' },
   });
   return new Promise((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`webhook exited with ${code}`)));
@@ -125,7 +135,7 @@ async function measure(name: string, kind: string, path: string): Promise<Figure
   }
 }
 
-console.log(`node flags: ${NODE_FLAGS.join(' ') || '(none)'}`);
+console.log(`server settings (all four runs): NODE_OPTIONS="${NODE_OPTIONS}" MALLOC_ARENA_MAX=${MALLOC_ARENA_MAX || '(glibc default)'} — override with BENCH_NODE_OPTIONS / BENCH_MALLOC_ARENA_MAX`);
 console.log(`bench:webhook — ${body.length}-byte AdmissionReview (kubectl-applied Agent), ${CONNECTIONS} keep-alive connections, ${DURATION_S}s per run`);
 const transport = await measure('transport floor (bare https, fixed answer)', 'transport', '/');
 const work = await measure('work floor (bare https, same work)', 'work', '/');

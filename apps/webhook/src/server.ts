@@ -1,7 +1,9 @@
+// The webhook's two listeners on plain node:http(s): the HTTPS admission server and the ops port.
+// No framework: the admission path never needed one (ADR 0004), and the ops port's three fixed GET
+// routes did not justify express's ~10 MB of RSS in a process with a 100 MB budget (ADR 0007).
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import express, { type Express } from 'express';
 import type { Logger } from './logger.js';
 import { tlsServerOptions } from './tls/server-options.js';
 import type { TlsMaterial } from './tls/rotation.js';
@@ -26,19 +28,22 @@ function applyLimits(server: Server | HttpsServer): void {
 /** A request handler that serves a request and returns true, or returns false to pass it on. */
 export type RouteHandler = (request: IncomingMessage, response: ServerResponse) => boolean;
 
+// JSON with an explicit length: probes and scrapers get one small, non-chunked answer.
+function sendJson(response: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  response.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+  response.end(text);
+}
+
 /**
  * The HTTPS server the API server calls. Admission paths go straight to `admission`; anything else
- * reaches a small express app that answers 404 with a hint.
+ * gets a 404 with a hint.
  */
 export function createWebhookServer(tls: Pick<TlsMaterial, 'cert' | 'key'>, admission: RouteHandler): HttpsServer {
-  const fallback = express();
-  fallback.disable('x-powered-by');
-  fallback.disable('etag');
-  fallback.use((request, response) => {
-    response.status(404).json({ error: `no such endpoint: ${request.method} ${request.path}; POST AdmissionReviews to /mutate or /validate` });
-  });
   const server = createHttpsServer(tlsServerOptions(tls), (request, response) => {
-    if (!admission(request, response)) fallback(request, response);
+    if (admission(request, response)) return;
+    request.resume();
+    sendJson(response, 404, { error: `no such endpoint: ${request.method} ${pathOf(request)}; POST AdmissionReviews to /mutate or /validate` });
   });
   applyLimits(server);
   return server;
@@ -55,31 +60,44 @@ export interface Readiness {
   checks(): Record<string, boolean>;
 }
 
-/** Operations endpoints on their own plain-HTTP port: /healthz, /readyz and /metrics. */
-export function createOpsApp(readiness: Readiness, metrics: WebhookMetrics): Express {
-  const app = express();
-  app.disable('x-powered-by');
-  app.get('/healthz', (_request, response) => {
-    response.json({ status: 'ok' });
-  });
-  app.get('/readyz', (_request, response) => {
-    const checks = readiness.checks();
-    const ready = Object.values(checks).every(Boolean);
-    response.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not ready', checks });
-  });
-  app.get('/metrics', async (_request, response, next) => {
-    try {
-      response.type(metrics.registry.contentType).send(await metrics.registry.metrics());
-    } catch (error) {
-      next(error);
-    }
-  });
-  return app;
+function pathOf(request: IncomingMessage): string {
+  const url = request.url ?? '/';
+  const query = url.indexOf('?');
+  return query === -1 ? url : url.slice(0, query);
 }
 
-/** Starts the ops app on a plain HTTP server. */
-export function createOpsServer(app: Express): Server {
-  const server = createHttpServer(app);
+/** Operations endpoints on their own plain-HTTP port: /healthz, /readyz and /metrics. */
+export function createOpsHandler(readiness: Readiness, metrics: WebhookMetrics): (request: IncomingMessage, response: ServerResponse) => void {
+  const routes: Record<string, (response: ServerResponse) => void | Promise<void>> = {
+    '/healthz': (response) => sendJson(response, 200, { status: 'ok' }),
+    '/readyz': (response) => {
+      const checks = readiness.checks();
+      const ready = Object.values(checks).every(Boolean);
+      sendJson(response, ready ? 200 : 503, { status: ready ? 'ready' : 'not ready', checks });
+    },
+    '/metrics': async (response) => {
+      const text = await metrics.registry.metrics();
+      response.writeHead(200, { 'content-type': metrics.registry.contentType, 'content-length': Buffer.byteLength(text) });
+      response.end(text);
+    },
+  };
+  return (request, response) => {
+    request.resume();
+    const path = pathOf(request);
+    const route = Object.hasOwn(routes, path) ? routes[path] : undefined;
+    if (route === undefined) return sendJson(response, 404, { error: `no such endpoint: ${path}; try /healthz, /readyz or /metrics` });
+    if (request.method !== 'GET' && request.method !== 'HEAD') {
+      response.setHeader('allow', 'GET, HEAD');
+      return sendJson(response, 405, { error: `${request.method} not allowed on ${path}` });
+    }
+    // A failing metrics collector must answer, not leave the scrape hanging.
+    Promise.resolve(route(response)).catch((error: unknown) => sendJson(response, 500, { error: `internal error: ${(error as Error).message}` }));
+  };
+}
+
+/** Starts the ops handler on a plain HTTP server. */
+export function createOpsServer(handler: (request: IncomingMessage, response: ServerResponse) => void): Server {
+  const server = createHttpServer(handler);
   applyLimits(server);
   return server;
 }

@@ -1,0 +1,102 @@
+// Diagnostic, not part of bench:webhook: where one server process's memory goes, by phase (started,
+// after max load, after a fixed rate, idle again): VmRSS/VmHWM, process.memoryUsage() and V8's heap
+// spaces from inside the process. Same settings as the bench (BENCH_NODE_OPTIONS,
+// BENCH_MALLOC_ARENA_MAX; production values by default). Build first (npm run bench:webhook does).
+//   tsx apps/webhook/bench/memory-probe.ts <webhook|work|transport|empty>
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import autocannon from 'autocannon';
+import { benchTls, realisticAgentReview } from './fixtures.js';
+import { pacedLoad } from './paced-load.js';
+
+const kind = process.argv[2] ?? 'webhook';
+const NODE_OPTIONS = process.env.BENCH_NODE_OPTIONS ?? '--max-old-space-size=96 --max-semi-space-size=1';
+const MALLOC_ARENA_MAX = process.env.BENCH_MALLOC_ARENA_MAX ?? '2';
+const body = realisticAgentReview();
+const PROBE = join(mkdtempSync(join(tmpdir(), 'kaos-probe-')), 'probe.mjs');
+// Prints memoryUsage on SIGUSR2 as one stderr line.
+writeFileSync(
+  PROBE,
+  [
+    "import { getHeapSpaceStatistics } from 'node:v8';",
+    'const mb = (v) => Math.round((v / 1048576) * 10) / 10;',
+    "process.on('SIGUSR2', () => {",
+    '  const usage = Object.fromEntries(Object.entries(process.memoryUsage()).map(([k, v]) => [k, mb(v)]));',
+    "  const spaces = Object.fromEntries(getHeapSpaceStatistics().map((s) => [s.space_name.replace('_space', ''), mb(s.physical_space_size)]));",
+    "  process.stderr.write('MEM ' + JSON.stringify(usage) + ' spaces(physical) ' + JSON.stringify(spaces) + '\\n');",
+    '});',
+  ].join('\n'),
+);
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createNetServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function start(): Promise<{ child: ChildProcess; port: number }> {
+  const directory = mkdtempSync(join(tmpdir(), 'kaos-probe-tls-'));
+  const tls = await benchTls();
+  writeFileSync(join(directory, 'tls.crt'), tls.cert);
+  writeFileSync(join(directory, 'tls.key'), tls.key);
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    // The probe is preloaded through NODE_OPTIONS too, so argv stays as in production.
+    NODE_OPTIONS: `${NODE_OPTIONS} --import ${PROBE}`,
+    ...(MALLOC_ARENA_MAX ? { MALLOC_ARENA_MAX } : {}),
+    BENCH_TLS_DIR: directory,
+  };
+  if (kind === 'webhook' || kind === 'empty') {
+    const port = await freePort();
+    const script = kind === 'webhook' ? ['dist/apps/webhook/main.js'] : ['-e', 'setInterval(() => {}, 1000); console.log("admission webhook listening")'];
+    const child = spawn(process.execPath, script, {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...env, TLS_MODE: 'files', TLS_CERT_DIR: directory, WEBHOOK_PORT: String(port), HEALTH_PORT: String(await freePort()), BIND_ADDRESS: '127.0.0.1', GATEWAY_API_ENABLED: 'true', GATEWAY_NAMESPACE: 'kaos-system' },
+    });
+    return new Promise((resolve) => {
+      const lines = createInterface({ input: child.stdout! });
+      lines.on('line', (line) => {
+        if (line.includes('admission webhook listening')) resolve({ child, port });
+      });
+    });
+  }
+  const child = spawn(process.execPath, ['dist/bench/webhook-server.js', kind], { stdio: ['ignore', 'pipe', 'pipe'], env });
+  return new Promise((resolve) => createInterface({ input: child.stdout! }).once('line', (line) => resolve({ child, port: Number(line) })));
+}
+
+const { child, port } = await start();
+const memLines = createInterface({ input: child.stderr! });
+let waiting: ((line: string) => void) | undefined;
+memLines.on('line', (line) => {
+  if (line.startsWith('MEM ') && waiting) waiting(line.slice(4));
+  else if (!line.startsWith('MEM ')) process.stderr.write(`[child] ${line}\n`);
+});
+const status = (field: string) => Math.round(Number(readFileSync(`/proc/${child.pid}/status`, 'utf8').match(new RegExp(`${field}:\\s+(\\d+)`))![1]) / 1024);
+async function report(phase: string): Promise<void> {
+  const usage = await new Promise<string>((resolve) => {
+    waiting = resolve;
+    child.kill('SIGUSR2');
+  });
+  console.log(`${phase.padEnd(16)} VmRSS ${status('VmRSS')} MB (anon ${status('RssAnon')}, file ${status('RssFile')}), VmHWM ${status('VmHWM')} MB, ${usage}`);
+}
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const path = kind === 'webhook' ? '/validate' : '/';
+console.log(`probe ${kind}: NODE_OPTIONS="${NODE_OPTIONS}" MALLOC_ARENA_MAX=${MALLOC_ARENA_MAX || '(glibc default)'}`);
+await sleep(1000);
+await report('started');
+if (kind !== 'empty') {
+  await autocannon({ url: `https://127.0.0.1:${port}${path}`, method: 'POST', headers: { 'content-type': 'application/json' }, body, connections: 16, duration: Number(process.env.PROBE_DURATION ?? 10) });
+  await report('after max load');
+  await pacedLoad({ port, path, body, rate: 1000, durationS: 5, connections: 16 });
+  await report('after 1000/s');
+  await sleep(3000);
+  await report('idle 3s');
+}
+child.kill('SIGTERM');
