@@ -76,8 +76,9 @@ try {
   );
   await controller.waitReady();
   const metrics = async () => (await fetch(`http://127.0.0.1:${healthPort}/metrics`)).text();
-  const writesNow = async () =>
-    [...(await metrics()).matchAll(/^kaos_controller_api_writes_total\{verb="[a-z]+"\} (\d+)/gm)].reduce((sum, match) => sum + Number(match[1]), 0);
+  const writesByVerb = async () => Object.fromEntries([...(await metrics()).matchAll(/^kaos_controller_api_writes_total\{verb="([a-z]+)"\} (\d+)/gm)].map((match) => [match[1]!, Number(match[2])]));
+  const writesNow = async () => Object.values(await writesByVerb()).reduce((sum, count) => sum + count, 0);
+  const reads = async () => [...(await metrics()).matchAll(/^kaos_controller_api_reads_total\{resource="([a-z-]+)"\} (\d+)/gm)].map((match) => `${match[1]}=${match[2]}`).join(' ') || 'none';
   const rssMb = () => Math.round(Number(readFileSync(`/proc/${controller.pid}/status`, 'utf8').match(/VmRSS:\s+(\d+)/)![1]) / 1024);
 
   const resources = Array.from({ length: N }, (_, index) => resource(index, 'bench'));
@@ -96,6 +97,9 @@ try {
     if (Date.now() - started > 15 * 60_000) throw new Error(`only ${correct}/${N} routes correct after 15 minutes`);
   }
   const controllerMs = Date.now() - started;
+  // API calls are what the API server spends its CPU on; unlike the times, they do not depend on machine load.
+  const creationWrites = await writesByVerb();
+  const creationReads = await reads();
   const rssAtN = rssMb();
   const heapMb = async () => Math.round(Number((await metrics()).match(/^nodejs_heap_size_used_bytes (\d+)/m)?.[1] ?? NaN) / 1048576);
   const heapAtN = await heapMb();
@@ -125,6 +129,8 @@ try {
   console.log(`controller: ${N} resources created             ${seconds(createdMs)} s`);
   console.log(`controller: all ${N} routes exist and correct  ${seconds(controllerMs)} s (from the first create)`);
   console.log(`ratio controller / floor: ${ratio.toFixed(2)} (target <= 1.5)`);
+  const creationTotal = Object.values(creationWrites).reduce((sum, count) => sum + count, 0);
+  console.log(`controller API writes until converged: ${Object.entries(creationWrites).map(([verb, count]) => `${verb}=${count}`).join(' ')} (${(creationTotal / N).toFixed(2)} per resource; the floor makes 1); reads past the caches: ${creationReads}`);
   console.log(`API writes by the controller in ${IDLE_SECONDS} s idle: ${idleWrites} (target 0)`);
   console.log(`controller RSS with ${N} resources: ${rssAtN} MB (V8 heap in use: ${heapAtN} MB)`);
   if (rssAtLarge !== undefined) console.log(`controller RSS with ${N_LARGE} resources: ${rssAtLarge} MB (target <= 200 MB)`);

@@ -170,6 +170,8 @@ export function supervise(name: string, informer: SupervisedInformer, logger: Lo
 export interface ClusterObservers {
   /** Before each write to the API server. */
   write?: (verb: 'create' | 'apply' | 'delete' | 'status' | 'event') => void;
+  /** Before each read a reconcile makes past the caches. */
+  read?: (what: 'httproutes' | 'gateways' | 'crd-check') => void;
   /** Each time a supervised informer is restarted. */
   watchRestarted?: (watch: string, reason: WatchRestartReason) => void;
 }
@@ -177,6 +179,7 @@ export interface ClusterObservers {
 /** The client-node adapter: caches, informers feeding `enqueue`, and the writes. */
 export function createKubeCluster(kubeConfig: KubeConfig, config: RoutingConfig, logger: Logger, enqueue: (key: string) => void, observers: ClusterObservers = {}) {
   const onWrite = observers.write ?? (() => {});
+  const onRead = observers.read ?? (() => {});
   const restarted = (watch: string) => (reason: WatchRestartReason) => observers.watchRestarted?.(watch, reason);
   const custom = kubeConfig.makeApiClient(CustomObjectsApi);
   const core = kubeConfig.makeApiClient(CoreV1Api);
@@ -221,6 +224,7 @@ export function createKubeCluster(kubeConfig: KubeConfig, config: RoutingConfig,
   async function gatewayApiInstalled(): Promise<boolean> {
     if (Date.now() - gatewayApiCheckedAt < 10_000) return gatewayApiPresent;
     try {
+      onRead('crd-check');
       await custom.listClusterCustomObject({ group: GATEWAY_API_GROUP, version: GATEWAY_VERSION, plural: 'httproutes', limit: 1 });
       gatewayApiPresent = true;
     } catch (error) {
@@ -235,6 +239,7 @@ export function createKubeCluster(kubeConfig: KubeConfig, config: RoutingConfig,
   const GATEWAY_CACHE_MS = 5_000;
   let cachedGateway: Gateway | undefined;
   let gatewayReadAt = 0;
+  let gatewayRead: Promise<Gateway | undefined> | undefined;
 
   const leasePath = (namespace: string, name: string) => ({ group: 'coordination.k8s.io', version: 'v1', namespace, plural: 'leases', name });
   /** The leader-election Lease, read and written as plain JSON (MicroTime stays a string). */
@@ -263,6 +268,7 @@ export function createKubeCluster(kubeConfig: KubeConfig, config: RoutingConfig,
       const cached = typed<HTTPRoute>(routeInformer.get(name, namespace));
       if (cached) return cached;
       try {
+        onRead('httproutes');
         return (await custom.getNamespacedCustomObject({ group: GATEWAY_API_GROUP, version: GATEWAY_VERSION, namespace, plural: 'httproutes', name })) as HTTPRoute;
       } catch (error) {
         if (status(error) !== 404) throw error;
@@ -270,23 +276,30 @@ export function createKubeCluster(kubeConfig: KubeConfig, config: RoutingConfig,
         return undefined;
       }
     },
-    async getGateway() {
-      // Every reconcile reads the one shared Gateway: a few seconds of reuse spares the API server.
-      if (Date.now() - gatewayReadAt < GATEWAY_CACHE_MS) return cachedGateway;
-      try {
-        cachedGateway = (await custom.getNamespacedCustomObject({
-          group: GATEWAY_API_GROUP,
-          version: GATEWAY_VERSION,
-          namespace: config.gatewayNamespace,
-          plural: 'gateways',
-          name: config.gatewayName,
-        })) as Gateway;
-      } catch (error) {
-        if (status(error) !== 404) throw error;
-        cachedGateway = undefined;
-      }
-      gatewayReadAt = Date.now();
-      return cachedGateway;
+    getGateway() {
+      // Every reconcile reads the one shared Gateway: a few seconds of reuse spares the API server,
+      // and concurrent reconciles share one read in flight instead of each making its own.
+      if (Date.now() - gatewayReadAt < GATEWAY_CACHE_MS) return Promise.resolve(cachedGateway);
+      gatewayRead ??= (async () => {
+        try {
+          onRead('gateways');
+          cachedGateway = (await custom.getNamespacedCustomObject({
+            group: GATEWAY_API_GROUP,
+            version: GATEWAY_VERSION,
+            namespace: config.gatewayNamespace,
+            plural: 'gateways',
+            name: config.gatewayName,
+          })) as Gateway;
+        } catch (error) {
+          if (status(error) !== 404) throw error;
+          cachedGateway = undefined;
+        }
+        gatewayReadAt = Date.now();
+        return cachedGateway;
+      })().finally(() => {
+        gatewayRead = undefined;
+      });
+      return gatewayRead;
     },
     async createRoute(route) {
       onWrite('create');

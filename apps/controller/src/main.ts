@@ -26,6 +26,7 @@ try {
   const feed: { queue?: WorkQueue } = {};
   const kube = createKubeCluster(kubeConfig, config.routing, logger, (key) => feed.queue?.add(key), {
     write: (verb) => metrics.writes.inc({ verb }),
+    read: (resource) => metrics.reads.inc({ resource }),
     watchRestarted: (watch, reason) => metrics.watchRestarts.inc({ watch, reason }),
   });
   const reconcile = createReconciler(kube.cluster, config.routing);

@@ -16,6 +16,7 @@ export interface ControllerMetrics {
   registry: Registry;
   readings: MetricReadings;
   writes: Counter<'verb'>;
+  reads: Counter<'resource'>;
   reconciles: Counter<'result'>;
   reconcileSeconds: Histogram<'result'>;
   watchRestarts: Counter<'watch' | 'reason'>;
@@ -32,6 +33,7 @@ export function createMetrics(withProcessMetrics = true): ControllerMetrics {
     registry,
     readings,
     writes: new Counter({ name: 'kaos_controller_api_writes_total', help: 'Writes to the API server by verb (create, apply, delete, status, event).', labelNames: ['verb'], registers: [registry] }),
+    reads: new Counter({ name: 'kaos_controller_api_reads_total', help: 'Reads reconciles make from the API server past the caches, by resource (httproutes, gateways, crd-check).', labelNames: ['resource'], registers: [registry] }),
     reconciles: new Counter({ name: 'kaos_controller_reconciles_total', help: 'Reconciles by result.', labelNames: ['result'], registers: [registry] }),
     reconcileSeconds: new Histogram({
       name: 'kaos_controller_reconcile_duration_seconds',
