@@ -17,6 +17,7 @@ import {
 import {
   GATEWAY_API_GROUP,
   KAOS_GROUP,
+  isKaosKind,
   KAOS_VERSION,
   KIND_DEFINITIONS,
   type Gateway,
@@ -166,6 +167,25 @@ export function supervise(name: string, informer: SupervisedInformer, logger: Lo
   };
 }
 
+/**
+ * Handles the informer's report that one of our routes is gone: requeues its resource (a route
+ * deleted by hand is recreated) and, when the resource itself is gone or being deleted, logs that
+ * the garbage collector removed the route with it (the controller's own deletes log themselves).
+ */
+export function routeGoneHandler(getResource: (kind: KaosKind, namespace: string, name: string) => KaosResource | undefined, logger: Pick<Logger, 'info'>, enqueue: (key: string) => void) {
+  return (route: KubernetesObject) => {
+    const kind = route.metadata?.labels?.[OWNER_KIND_LABEL];
+    const name = route.metadata?.labels?.[OWNER_NAME_LABEL];
+    const namespace = route.metadata?.namespace ?? '';
+    if (!isKaosKind(kind) || !name) return;
+    const resource = getResource(kind, namespace, name);
+    if (!resource || resource.metadata.deletionTimestamp) {
+      logger.info('HTTPRoute deleted', { kind, namespace, name, route: route.metadata?.name, reason: `the ${kind} was deleted; the garbage collector removed its route` });
+    }
+    enqueue(resourceKey(kind, namespace, name));
+  };
+}
+
 /** What the cluster adapter reports to the metrics. */
 export interface ClusterObservers {
   /** Before each write to the API server. */
@@ -216,7 +236,7 @@ export function createKubeCluster(kubeConfig: KubeConfig, config: RoutingConfig,
     if (kind && name) enqueue(resourceKey(kind, route.metadata?.namespace ?? '', name));
   };
   routeInformer.on('update', onRoute);
-  routeInformer.on('delete', onRoute);
+  routeInformer.on('delete', routeGoneHandler((kind, namespace, name) => typed<KaosResource>(resourceInformers.get(kind)?.get(name, namespace)), logger, enqueue));
   supervisors.push(supervise('httproutes', routeInformer, logger, { resync: resyncAll, restarted: restarted('httproutes') }, { ...DEFAULT_SUPERVISION, optional: true }));
 
   let gatewayApiCheckedAt = 0;

@@ -29,7 +29,7 @@ try {
     read: (resource) => metrics.reads.inc({ resource }),
     watchRestarted: (watch, reason) => metrics.watchRestarts.inc({ watch, reason }),
   });
-  const reconcile = createReconciler(kube.cluster, config.routing);
+  const reconcile = createReconciler(kube.cluster, config.routing, { logger });
   const queue = new WorkQueue(instrumentReconcile(reconcile, metrics, logger), { concurrency: config.concurrency, baseDelayMs: 500, maxDelayMs: 300_000 });
   readings.depth = () => queue.depth();
 

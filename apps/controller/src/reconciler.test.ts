@@ -93,7 +93,7 @@ describe('keys', () => {
 describe('reconcile', () => {
   it('creates the route without reading it first, reports Pending, and asks to look again', async () => {
     const fake = fakeCluster(agent());
-    const result = await createReconciler(fake.cluster, config, now)('Agent/prod/a');
+    const result = await createReconciler(fake.cluster, config, { now })('Agent/prod/a');
     expect(fake.writes).toEqual(['create agent-a', 'status']);
     expect(fake.reads).toEqual([]);
     expect(fake.routes.get('prod/agent-a')!.spec).toEqual(desiredRoute(agent(), config)!.spec);
@@ -104,7 +104,7 @@ describe('reconcile', () => {
 
   it('writes nothing when route and status are already right (no loops)', async () => {
     const fake = fakeCluster(agent());
-    const reconcile = createReconciler(fake.cluster, config, now);
+    const reconcile = createReconciler(fake.cluster, config, { now });
     await reconcile('Agent/prod/a');
     fake.writes.length = 0;
     await reconcile('Agent/prod/a');
@@ -117,7 +117,7 @@ describe('reconcile', () => {
     edited.spec.rules![0]!.timeouts = { request: '1s' };
     edited.metadata.uid = 'live-uid';
     const fake = fakeCluster(agent(), { routes: [edited] });
-    await createReconciler(fake.cluster, config, now)('Agent/prod/a');
+    await createReconciler(fake.cluster, config, { now })('Agent/prod/a');
     expect(fake.writes[0]).toBe('apply agent-a');
     expect(fake.reads).toEqual([]);
     expect(fake.routes.get('prod/agent-a')!.spec.rules![0]!.timeouts).toEqual({ request: '120s' });
@@ -127,7 +127,7 @@ describe('reconcile', () => {
   it('never touches a foreign route with its name, and says why on status', async () => {
     const foreign: HTTPRoute = { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute', metadata: { name: 'agent-a', namespace: 'prod', uid: 'x' }, spec: { rules: [] } };
     const fake = fakeCluster(agent(), { routes: [foreign] });
-    await createReconciler(fake.cluster, config, now)('Agent/prod/a');
+    await createReconciler(fake.cluster, config, { now })('Agent/prod/a');
     expect(fake.writes).toEqual(['status']);
     // Not in the cache (not labelled as ours): the create refused, the read found it.
     expect(fake.reads).toEqual(['get agent-a']);
@@ -138,7 +138,7 @@ describe('reconcile', () => {
 
   it('deletes its route when the Agent stops being exposed', async () => {
     const fake = fakeCluster(agent({ agentNetwork: { expose: false } }), { routes: [desiredRoute(agent(), config)!] });
-    await createReconciler(fake.cluster, config, now)('Agent/prod/a');
+    await createReconciler(fake.cluster, config, { now })('Agent/prod/a');
     expect(fake.writes).toEqual(['delete agent-a', 'status']);
     expect(ready(fake.status())).toMatchObject({ reason: 'Disabled' });
   });
@@ -147,7 +147,7 @@ describe('reconcile', () => {
     const resource = agent();
     resource.status = { gateway: { routeName: 'agent-a' } };
     const fake = fakeCluster(resource, { routes: [desiredRoute(agent(), config)!] });
-    await createReconciler(fake.cluster, { ...config, gatewayApiEnabled: false }, now)('Agent/prod/a');
+    await createReconciler(fake.cluster, { ...config, gatewayApiEnabled: false }, { now })('Agent/prod/a');
     expect(fake.writes).toEqual(['delete agent-a', 'status']);
     expect(fake.status()).toBeUndefined();
     expect(fake.events).toEqual(['Normal RouteDeleted']);
@@ -155,7 +155,7 @@ describe('reconcile', () => {
 
   it('needs no Gateway API CRDs while routing is disabled', async () => {
     const fake = fakeCluster(agent(), { gatewayApi: false });
-    const result = await createReconciler(fake.cluster, { ...config, gatewayApiEnabled: false }, now)('Agent/prod/a');
+    const result = await createReconciler(fake.cluster, { ...config, gatewayApiEnabled: false }, { now })('Agent/prod/a');
     expect(fake.writes).toEqual([]);
     expect(result).toBeUndefined();
   });
@@ -165,7 +165,7 @@ describe('reconcile', () => {
     const route = desiredRoute(agent(), config)!;
     route.metadata.name = `agent-${'a'.repeat(58)}`;
     const fake = fakeCluster(long, { routes: [route] });
-    await createReconciler(fake.cluster, config, now)(`Agent/prod/${'a'.repeat(58)}`);
+    await createReconciler(fake.cluster, config, { now })(`Agent/prod/${'a'.repeat(58)}`);
     expect(fake.writes).toEqual([`delete agent-${'a'.repeat(58)}`, 'status']);
     expect(ready(fake.status())).toMatchObject({ reason: 'InvalidRoute' });
     expect(ready(fake.status())!.message).toContain('a Agent name can have at most 57 characters');
@@ -173,7 +173,7 @@ describe('reconcile', () => {
 
   it('keeps running without the Gateway API CRDs, says so, and looks again later', async () => {
     const fake = fakeCluster(agent(), { gatewayApi: false });
-    const result = await createReconciler(fake.cluster, config, now)('Agent/prod/a');
+    const result = await createReconciler(fake.cluster, config, { now })('Agent/prod/a');
     expect(ready(fake.status())).toMatchObject({ reason: 'GatewayAPIMissing' });
     expect(result).toEqual({ requeueAfterMs: 30_000 });
   });
@@ -183,7 +183,7 @@ describe('reconcile', () => {
     ['updating', { failApply: true }, [{ ...desiredRoute(agent(), config)!, spec: { rules: [] } }]],
   ])('reports an API failure %s the route on status and throws so the queue backs off', async (_what, failure, routes) => {
     const fake = fakeCluster(agent(), { ...failure, routes });
-    await expect(createReconciler(fake.cluster, config, now)('Agent/prod/a')).rejects.toThrow('connection refused');
+    await expect(createReconciler(fake.cluster, config, { now })('Agent/prod/a')).rejects.toThrow('connection refused');
     expect(ready(fake.status())).toMatchObject({ reason: 'APIError', message: expect.stringContaining('connection refused') });
   });
 
@@ -191,7 +191,7 @@ describe('reconcile', () => {
     const stale = { ...desiredRoute(agent(), config)!, spec: { rules: [] } };
     stale.metadata.uid = 'live-uid';
     const fake = fakeCluster(agent(), { routes: [stale], uncached: true });
-    await createReconciler(fake.cluster, config, now)('Agent/prod/a');
+    await createReconciler(fake.cluster, config, { now })('Agent/prod/a');
     expect(fake.reads).toEqual(['get agent-a']);
     expect(fake.writes).toEqual(['apply agent-a', 'status']);
     expect(fake.events).toEqual(['Normal RouteUpdated']);
@@ -199,7 +199,7 @@ describe('reconcile', () => {
 
   it('writes nothing when a route that refused the create is gone when read, and retries', async () => {
     const fake = fakeCluster(agent(), { routes: [{ ...desiredRoute(agent(), config)!, spec: { rules: [] } }], uncached: true, goneOnRead: true });
-    await expect(createReconciler(fake.cluster, config, now)('Agent/prod/a')).rejects.toThrow('gone when read');
+    await expect(createReconciler(fake.cluster, config, { now })('Agent/prod/a')).rejects.toThrow('gone when read');
     expect(fake.writes).toEqual([]);
   });
 
@@ -208,7 +208,7 @@ describe('reconcile', () => {
     deleting.metadata.deletionTimestamp = '2026-11-26T09:00:00Z';
     for (const resource of [undefined, deleting]) {
       const fake = fakeCluster(resource);
-      await createReconciler(fake.cluster, config, now)('Agent/prod/a');
+      await createReconciler(fake.cluster, config, { now })('Agent/prod/a');
       expect(fake.writes).toEqual([]);
     }
   });
@@ -232,7 +232,7 @@ describe('reconcile', () => {
       status: { addresses: [{ value: '127.0.0.10' }] },
     };
     const fake = fakeCluster(agent(), { routes: [route], gateway });
-    const result = await createReconciler(fake.cluster, config, now)('Agent/prod/a');
+    const result = await createReconciler(fake.cluster, config, { now })('Agent/prod/a');
     expect(fake.status()).toMatchObject({ url: 'http://127.0.0.10/prod/agent/a', accepted: true });
     expect(ready(fake.status())).toMatchObject({ status: 'True', reason: 'Ready' });
     expect(result).toBeUndefined();
@@ -248,5 +248,69 @@ describe('isOwnedBy', () => {
     ['neither', { ...route, metadata: { name: 'agent-a', namespace: 'prod' } }, false],
   ])('%s → %s', (_name, candidate, owned) => {
     expect(isOwnedBy(candidate, agent())).toBe(owned);
+  });
+});
+
+/** A logger that keeps every line, so tests can check what `kubectl logs … | grep HTTPRoute` shows. */
+function recordingLogger() {
+  const lines: Array<{ level: string; message: string; fields: Record<string, unknown> }> = [];
+  const at = (level: string) => (message: string, fields: Record<string, unknown>) => void lines.push({ level, message, fields });
+  return { logger: { info: at('info'), warn: at('warn'), error: at('error') }, lines, routeLines: () => lines.filter((line) => line.message.includes('HTTPRoute')) };
+}
+
+describe('route log lines', () => {
+  const foreign: HTTPRoute = { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute', metadata: { name: 'agent-a', namespace: 'prod', uid: 'x' }, spec: { rules: [] } };
+  const edited = () => ({ ...desiredRoute(agent(), config)!, spec: { rules: [] } });
+  const ours = { kind: 'Agent', namespace: 'prod', name: 'a', route: 'agent-a' };
+  it.each<[string, KaosResource, Parameters<typeof fakeCluster>[1], RoutingConfig, { level: string; message: string | RegExp; fields: Record<string, unknown> }]>([
+    ['a created route', agent(), {}, config, { level: 'info', message: 'HTTPRoute created', fields: ours }],
+    ['an updated route, with what differed', agent(), { routes: [edited()] }, config, { level: 'info', message: 'HTTPRoute updated', fields: { ...ours, differences: ['spec.parentRefs', 'spec.rules'] } }],
+    ['a route deleted because the Agent is not exposed', agent({ agentNetwork: { expose: false } }), { routes: [desiredRoute(agent(), config)!] }, config, { level: 'info', message: 'HTTPRoute deleted', fields: { ...ours, reason: 'spec.agentNetwork.expose is false' } }],
+    ['a route deleted because routing is disabled', agent(), { routes: [desiredRoute(agent(), config)!] }, { ...config, gatewayApiEnabled: false }, { level: 'info', message: 'HTTPRoute deleted', fields: { ...ours, reason: 'Gateway API routing is disabled' } }],
+    ['a foreign route with our name', agent(), { routes: [foreign] }, config, { level: 'warn', message: /^HTTPRoute not created: route conflict: HTTPRoute prod\/agent-a exists/, fields: { ...ours, reason: 'RouteConflict' } }],
+    ['missing Gateway API CRDs', agent(), { gatewayApi: false }, config, { level: 'warn', message: /^HTTPRoute not created: the Gateway API CRDs/, fields: { ...ours, reason: 'GatewayAPIMissing' } }],
+    ['an API failure creating', agent(), { failCreate: true }, config, { level: 'error', message: 'HTTPRoute not created: API error: connection refused', fields: { ...ours, reason: 'APIError' } }],
+    ['an API failure updating', agent(), { failApply: true, routes: [edited()] }, config, { level: 'error', message: 'HTTPRoute not updated: API error: connection refused', fields: { ...ours, reason: 'APIError' } }],
+  ])('%s', async (_name, resource, options, routingConfig, expected) => {
+    const log = recordingLogger();
+    const fake = fakeCluster(resource, options);
+    await createReconciler(fake.cluster, routingConfig, { now, logger: log.logger })('Agent/prod/a').catch(() => undefined);
+    expect(log.routeLines()).toEqual([{ level: expected.level, message: typeof expected.message === 'string' ? expected.message : expect.stringMatching(expected.message), fields: expect.objectContaining(expected.fields) }]);
+  });
+
+  it('logs an invalid route with the problems, and the deletion of the route it had', async () => {
+    const long = 'a'.repeat(58);
+    const route = { ...desiredRoute(agent(), config)!, metadata: { ...desiredRoute(agent(), config)!.metadata, name: `agent-${long}` } };
+    const log = recordingLogger();
+    await createReconciler(fakeCluster(agent({}, long), { routes: [route] }).cluster, config, { now, logger: log.logger })(`Agent/prod/${long}`);
+    expect(log.routeLines()).toEqual([
+      { level: 'info', message: 'HTTPRoute deleted', fields: expect.objectContaining({ name: long, route: `agent-${long}`, reason: 'the resource cannot have a valid route' }) },
+      { level: 'warn', message: expect.stringContaining('HTTPRoute not created: invalid route: '), fields: expect.objectContaining({ kind: 'Agent', name: long, reason: 'InvalidRoute' }) },
+    ]);
+    expect(log.lines[1]!.message).toContain('at most 57 characters');
+  });
+
+  it('logs a lasting problem once, and again after the route was fine in between', async () => {
+    const log = recordingLogger();
+    const options = { gatewayApi: false };
+    const fake = fakeCluster(agent(), options);
+    const reconcile = createReconciler(fake.cluster, config, { now, logger: log.logger });
+    await reconcile('Agent/prod/a');
+    await reconcile('Agent/prod/a');
+    options.gatewayApi = true;
+    await reconcile('Agent/prod/a');
+    options.gatewayApi = false;
+    fake.routes.clear();
+    await reconcile('Agent/prod/a');
+    expect(log.routeLines().map((line) => line.fields.reason ?? line.message)).toEqual(['GatewayAPIMissing', 'HTTPRoute created', 'GatewayAPIMissing']);
+  });
+
+  it('logs nothing when the route is already right', async () => {
+    const log = recordingLogger();
+    const fake = fakeCluster(agent());
+    const reconcile = createReconciler(fake.cluster, config, { now, logger: log.logger });
+    await reconcile('Agent/prod/a');
+    await reconcile('Agent/prod/a');
+    expect(log.routeLines().map((line) => line.message)).toEqual(['HTTPRoute created']);
   });
 });

@@ -55,6 +55,21 @@ export interface Cluster {
   event(resource: KaosResource, type: 'Normal' | 'Warning', reason: string, message: string): void;
 }
 
+/** Where the reconciler reports its route writes; winston's Logger fits, tests pass a recorder. */
+export interface RouteLogger {
+  info(message: string, fields: Record<string, unknown>): void;
+  warn(message: string, fields: Record<string, unknown>): void;
+  error(message: string, fields: Record<string, unknown>): void;
+}
+
+const NO_LOGS: RouteLogger = { info: () => {}, warn: () => {}, error: () => {} };
+
+/** Reconciler settings: where the route log lines go, and the clock (tests fix it). */
+export interface ReconcilerOptions {
+  logger?: RouteLogger;
+  now?: () => Date;
+}
+
 /** How long to wait before looking again at something only time can change (CRDs installed, Gateway status). */
 export const RECHECK_AFTER_MS = 30_000;
 
@@ -96,7 +111,24 @@ function sameStatus(a: GatewayStatus | undefined, b: GatewayStatus | undefined):
  * does not own, and reports everything on `status.gateway`. Throws on API failures so the queue
  * retries with backoff; the failure is on the status first.
  */
-export function createReconciler(cluster: Cluster, config: RoutingConfig, now: () => Date = () => new Date()) {
+export function createReconciler(cluster: Cluster, config: RoutingConfig, options: ReconcilerOptions = {}) {
+  const now = options.now ?? (() => new Date());
+  const logger = options.logger ?? NO_LOGS;
+  // Why each resource last had no route, as logged: a state that persists (a foreign route, missing
+  // CRDs rechecked every 30 s) is logged once per process, not on every recheck.
+  const loggedProblems = new Map<string, string>();
+  const fieldsOf = (resource: KaosResource, route: string) => ({ kind: resource.kind, namespace: resource.metadata.namespace, name: resource.metadata.name, route });
+  /** A warn line "HTTPRoute not created: <why>", once per resource and reason. */
+  function notCreated(key: string, resource: KaosResource, route: string, reason: RouteReason, message: string) {
+    if (loggedProblems.get(key) === reason) return;
+    loggedProblems.set(key, reason);
+    logger.warn(`HTTPRoute not created: ${message}`, { ...fieldsOf(resource, route), reason });
+  }
+  /** An error line for a failed API call on the route; the queue retries with backoff, which bounds how often it repeats. */
+  function apiFailed(resource: KaosResource, route: string, verb: 'created' | 'updated' | 'deleted', error: unknown) {
+    logger.error(`HTTPRoute not ${verb}: API error: ${(error as Error).message}`, { ...fieldsOf(resource, route), reason: ROUTE_REASONS.APIError, error: (error as Error).message });
+  }
+
   async function report(resource: KaosResource, status: GatewayStatus | undefined): Promise<void> {
     if (sameStatus(resource.status?.gateway, status)) return;
     await cluster.writeGatewayStatus(resource, status);
@@ -108,7 +140,13 @@ export function createReconciler(cluster: Cluster, config: RoutingConfig, now: (
 
   async function removeOwnRoute(resource: KaosResource, live: HTTPRoute | undefined, why: string): Promise<void> {
     if (!live || !isOwnedBy(live, resource)) return;
-    await cluster.deleteRoute(live.metadata.namespace!, live.metadata.name!, live.metadata.uid);
+    try {
+      await cluster.deleteRoute(live.metadata.namespace!, live.metadata.name!, live.metadata.uid);
+    } catch (error) {
+      apiFailed(resource, live.metadata.name!, 'deleted', error);
+      throw error;
+    }
+    logger.info('HTTPRoute deleted', { ...fieldsOf(resource, live.metadata.name!), reason: why });
     cluster.event(resource, 'Normal', 'RouteDeleted', `deleted HTTPRoute ${live.metadata.name}: ${why}`);
   }
 
@@ -117,7 +155,10 @@ export function createReconciler(cluster: Cluster, config: RoutingConfig, now: (
     if (!parsed) return;
     const resource = cluster.getResource(parsed.kind, parsed.namespace, parsed.name);
     // Gone or going: the garbage collector removes the route through its owner reference.
-    if (!resource || resource.metadata.deletionTimestamp) return;
+    if (!resource || resource.metadata.deletionTimestamp) {
+      loggedProblems.delete(key);
+      return;
+    }
 
     const name = routeName(resource);
     const problems = routeProblems(resource, config);
@@ -132,7 +173,10 @@ export function createReconciler(cluster: Cluster, config: RoutingConfig, now: (
         try {
           live = await cluster.createRoute(wanted);
         } catch (error) {
-          if (!(error instanceof GatewayApiMissingError)) await report(resource, blocked(resource, ROUTE_REASONS.APIError, `creating HTTPRoute ${name} failed: ${(error as Error).message}`));
+          if (!(error instanceof GatewayApiMissingError)) {
+            apiFailed(resource, name, 'created', error);
+            await report(resource, blocked(resource, ROUTE_REASONS.APIError, `creating HTTPRoute ${name} failed: ${(error as Error).message}`));
+          }
           throw error;
         }
         created = live !== undefined;
@@ -144,12 +188,14 @@ export function createReconciler(cluster: Cluster, config: RoutingConfig, now: (
         await report(resource, undefined);
         return;
       }
+      notCreated(key, resource, name, ROUTE_REASONS.GatewayAPIMissing, 'the Gateway API CRDs (gateway.networking.k8s.io) are not installed; looking again every 30 s');
       await report(resource, blocked(resource, ROUTE_REASONS.GatewayAPIMissing, 'the Gateway API CRDs (gateway.networking.k8s.io) are not installed'));
       return { requeueAfterMs: RECHECK_AFTER_MS };
     }
 
     if (!wantsRoute(resource, config)) {
       // Routing off: no route and no status.gateway. Agent not exposed: say so on its status.
+      loggedProblems.delete(key);
       await removeOwnRoute(resource, live, config.gatewayApiEnabled ? 'spec.agentNetwork.expose is false' : 'Gateway API routing is disabled');
       await report(resource, config.gatewayApiEnabled ? blocked(resource, ROUTE_REASONS.Disabled, 'spec.agentNetwork.expose is false') : undefined);
       return;
@@ -158,6 +204,7 @@ export function createReconciler(cluster: Cluster, config: RoutingConfig, now: (
     if (problems.length > 0) {
       await removeOwnRoute(resource, live, 'the resource cannot have a valid route');
       const { reason, message } = invalidRoute(problems);
+      notCreated(key, resource, name, reason, `invalid route: ${message}`);
       if (routeReadyReason(resource) !== reason) {
         cluster.event(resource, 'Warning', reason, message);
       }
@@ -167,6 +214,7 @@ export function createReconciler(cluster: Cluster, config: RoutingConfig, now: (
 
     if (live && !isOwnedBy(live, resource)) {
       const message = `HTTPRoute ${parsed.namespace}/${name} exists and is not managed by KAOS for this ${resource.kind}; it is left untouched`;
+      notCreated(key, resource, name, ROUTE_REASONS.RouteConflict, `route conflict: ${message}`);
       if (routeReadyReason(resource) !== ROUTE_REASONS.RouteConflict) {
         cluster.event(resource, 'Warning', ROUTE_REASONS.RouteConflict, message);
       }
@@ -178,15 +226,19 @@ export function createReconciler(cluster: Cluster, config: RoutingConfig, now: (
     // (an apply would create it without the check that it is not someone else's).
     if (!live) throw new Error(`HTTPRoute ${parsed.namespace}/${name} existed when created and was gone when read; retrying`);
     const differences = created ? [] : routeDifferences(wanted!, live);
+    loggedProblems.delete(key);
     if (created) {
+      logger.info('HTTPRoute created', fieldsOf(resource, name));
       cluster.event(resource, 'Normal', 'RouteCreated', `HTTPRoute ${name}`);
     } else if (differences.length > 0) {
       try {
         live = await cluster.applyRoute(wanted!, live.metadata.uid);
       } catch (error) {
+        apiFailed(resource, name, 'updated', error);
         await report(resource, blocked(resource, ROUTE_REASONS.APIError, `writing HTTPRoute ${name} failed: ${(error as Error).message}`));
         throw error;
       }
+      logger.info('HTTPRoute updated', { ...fieldsOf(resource, name), differences });
       cluster.event(resource, 'Normal', 'RouteUpdated', `HTTPRoute ${name}: ${differences.join(', ')} changed`);
     }
 
