@@ -1,10 +1,13 @@
 // npm run bench:webhook — the webhook against its two floors, side by side, on this machine.
 // Each server runs in its own process (one core); this process drives it (the other): autocannon for
-// maximum throughput, an open-loop paced client for latency at a fixed rate.
-import { spawn, type ChildProcess } from 'node:child_process';
+// maximum throughput, an open-loop paced client for latency at a fixed rate. All servers run with the
+// production container's V8 and malloc settings (ADR 0007), printed first; BENCH_NODE_OPTIONS and
+// BENCH_MALLOC_ARENA_MAX override them ('' for Node's and glibc's defaults). CPU per request is
+// printed next to req/s because it moves much less when other work shares the machine.
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import autocannon from 'autocannon';
@@ -24,6 +27,8 @@ interface Figures {
   p99AtRate: number;
   achievedRate: number;
   errors: number;
+  /** Server CPU time (user + system) per request of the max-throughput run: robust to other load on the machine. */
+  cpuMicrosPerRequest: number;
   rssMb: number;
   peakRssMb: number;
 }
@@ -97,6 +102,13 @@ function freePort(): Promise<number> {
   });
 }
 
+/** CPU seconds (user + system) the process has used so far; /proc/<pid>/stat fields 14 and 15, in clock ticks. */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+}
+const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+
 function memoryMb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
   const match = readFileSync(`/proc/${pid}/status`, 'utf8').match(new RegExp(`${field}:\\s+(\\d+) kB`));
   return match ? Math.round(Number(match[1]) / 1024) : NaN;
@@ -118,7 +130,9 @@ async function measure(name: string, kind: string, path: string): Promise<Figure
   const { child, port } = kind === 'webhook' ? await startWebhook() : await startServer(kind);
   try {
     await load(port, path, { duration: 2 }); // warm-up: JIT, TLS sessions
+    const cpuBefore = cpuSeconds(child.pid!);
     const max = await load(port, path, {});
+    const cpuUsed = cpuSeconds(child.pid!) - cpuBefore;
     const fixed = await pacedLoad({ port, path, body, rate: FIXED_RATE, durationS: DURATION_S, connections: CONNECTIONS });
     return {
       name,
@@ -127,6 +141,7 @@ async function measure(name: string, kind: string, path: string): Promise<Figure
       p99AtRate: fixed.p99,
       achievedRate: fixed.achievedRate,
       errors: max.errors + max.non2xx + fixed.errors,
+      cpuMicrosPerRequest: Math.round((cpuUsed * 1e6) / max.requests.total),
       rssMb: memoryMb(child.pid!, 'VmRSS'),
       peakRssMb: memoryMb(child.pid!, 'VmHWM'),
     };
@@ -144,15 +159,18 @@ const mutate = await measure('kaos webhook POST /mutate (production bundle)', 'w
 
 const rows = [transport, work, webhook, mutate];
 console.log('');
-console.log(['server', 'req/s', `p50 @${FIXED_RATE}/s`, `p99 @${FIXED_RATE}/s`, 'achieved/s', 'errors', 'RSS MB', 'peak RSS MB'].join(' | '));
+console.log(['server', 'req/s', 'CPU µs/req', `p50 @${FIXED_RATE}/s`, `p99 @${FIXED_RATE}/s`, 'achieved/s', 'errors', 'RSS MB', 'peak RSS MB'].join(' | '));
 for (const row of rows) {
-  console.log([row.name, row.requestsPerSecond, `${row.p50AtRate} ms`, `${row.p99AtRate} ms`, row.achievedRate, row.errors, row.rssMb, row.peakRssMb].join(' | '));
+  console.log([row.name, row.requestsPerSecond, row.cpuMicrosPerRequest, `${row.p50AtRate} ms`, `${row.p99AtRate} ms`, row.achievedRate, row.errors, row.rssMb, row.peakRssMb].join(' | '));
 }
 const ratio = (a: Figures, b: Figures) => (a.requestsPerSecond / b.requestsPerSecond).toFixed(2);
 console.log('');
 console.log(`ratio webhook(/validate) / work floor: ${ratio(webhook, work)}x (target >= 0.8x)`);
 console.log(`ratio webhook(/validate) / transport floor: ${ratio(webhook, transport)}x`);
 console.log(`ratio work floor / transport floor: ${ratio(work, transport)}x`);
+// Wall-clock req/s swings with whatever else runs on the machine; CPU per request less so.
+console.log(`ratio by CPU per request, webhook(/validate) vs work floor: ${(work.cpuMicrosPerRequest / webhook.cpuMicrosPerRequest).toFixed(2)}x; /mutate: ${(work.cpuMicrosPerRequest / mutate.cpuMicrosPerRequest).toFixed(2)}x`);
+console.log(`load average at the end: ${loadavg().map((value) => value.toFixed(1)).join(' ')} (2 cores; above ~1.5 other work competes with the servers)`);
 const targets = [
   [`p99 at ${FIXED_RATE} req/s <= 5 ms`, webhook.p99AtRate <= 5 && mutate.p99AtRate <= 5],
   ['throughput >= 0.8x work floor', webhook.requestsPerSecond >= 0.8 * work.requestsPerSecond],
