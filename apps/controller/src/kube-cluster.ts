@@ -7,7 +7,6 @@ import {
   CustomObjectsApi,
   KubernetesObjectApi,
   PatchStrategy,
-  makeInformer,
   setHeaderOptions,
   type Informer,
   type KubeConfig,
@@ -31,8 +30,13 @@ import type { LeaseSpec, LeaseStore } from './leader-election.js';
 import type { Logger } from './logger.js';
 import type { WatchRestartReason } from './metrics.js';
 import { GatewayApiMissingError, resourceKey, type Cluster } from './reconciler.js';
+import { makeSlimInformer, slimForCache, type RawList } from './slim-cache.js';
 
 const GATEWAY_VERSION = 'v1';
+/** Our kinds' status belongs to the KAOS operator except `status.gateway`, the only part the reconciler reads. */
+const slimResource = (object: KubernetesObject) => slimForCache(object, ['gateway']);
+/** A route's status is the Gateway's verdict (`parents`), mirrored onto the resource: all of it stays. */
+const slimRoute = (object: KubernetesObject) => slimForCache(object, 'all');
 const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 
 /**
@@ -208,10 +212,11 @@ export function createKubeCluster(kubeConfig: KubeConfig, config: RoutingConfig,
   const resourceInformers = new Map<KaosKind, Cached<KubernetesObject>>();
   const supervisors: Array<ReturnType<typeof supervise>> = [];
   for (const definition of KIND_DEFINITIONS) {
-    const informer = makeInformer<KubernetesObject>(
+    const informer = makeSlimInformer(
       kubeConfig,
       `/apis/${KAOS_GROUP}/${KAOS_VERSION}/${definition.plural}`,
-      () => custom.listClusterCustomObject({ group: KAOS_GROUP, version: KAOS_VERSION, plural: definition.plural }),
+      (continueToken, limit) => custom.listClusterCustomObject({ group: KAOS_GROUP, version: KAOS_VERSION, plural: definition.plural, limit, _continue: continueToken }) as Promise<RawList>,
+      slimResource,
     );
     const onObject = (object: KubernetesObject) => enqueue(resourceKey(definition.kind, object.metadata?.namespace ?? '', object.metadata?.name ?? ''));
     informer.on('add', onObject);
@@ -224,10 +229,12 @@ export function createKubeCluster(kubeConfig: KubeConfig, config: RoutingConfig,
   const resyncAll = () =>
     resourceInformers.forEach((informer, kind) => informer.list().forEach((o) => enqueue(resourceKey(kind, o.metadata?.namespace ?? '', o.metadata?.name ?? ''))));
 
-  const routeInformer = makeInformer<KubernetesObject>(
+  const routeInformer = makeSlimInformer(
     kubeConfig,
     `/apis/${GATEWAY_API_GROUP}/${GATEWAY_VERSION}/httproutes`,
-    () => custom.listClusterCustomObject({ group: GATEWAY_API_GROUP, version: GATEWAY_VERSION, plural: 'httproutes', labelSelector: MANAGED_ROUTE_SELECTOR }),
+    (continueToken, limit) =>
+      custom.listClusterCustomObject({ group: GATEWAY_API_GROUP, version: GATEWAY_VERSION, plural: 'httproutes', labelSelector: MANAGED_ROUTE_SELECTOR, limit, _continue: continueToken }) as Promise<RawList>,
+    slimRoute,
     MANAGED_ROUTE_SELECTOR,
   );
   const onRoute = (route: KubernetesObject) => {
