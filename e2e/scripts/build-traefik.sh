@@ -69,8 +69,9 @@ log "traefik $version (go $(go env GOVERSION), -p $par) -> $out"
 log "resolving $module@$version (the first build downloads its dependencies too) ..."
 (cd "$mod_dir" && go mod download "$module") >&2
 src="$(cd "$mod_dir" && go list -m -f '{{.Dir}}' "$module")"
-info="$(cd "$mod_dir" && go list -m -f '{{.Time}}' "$module")"
-build_date="$(date -u -d "$info" +%Y-%m-%dT%H:%M:%SZ 2>/dev/null || echo 1970-01-01T00:00:00Z)"
+# The release's commit time (stable across rebuilds) as the build date.
+build_date="$(cd "$mod_dir" && go list -m -f '{{with .Time}}{{.UTC.Format "2006-01-02T15:04:05Z"}}{{end}}' "$module")"
+build_date="${build_date:-1970-01-01T00:00:00Z}"
 log "source: $src"
 
 work="$(mktemp -d "$bin_dir/.work.XXXXXX")"
