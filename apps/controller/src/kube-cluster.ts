@@ -263,6 +263,8 @@ export function createKubeCluster(kubeConfig: KubeConfig, config: RoutingConfig,
   }
 
   const eventTimes = new Map<string, number>();
+  const EVENT_INTERVAL_MS = 60_000;
+  let eventTimesSweptAt = Date.now();
   const GATEWAY_CACHE_MS = 5_000;
   let cachedGateway: Gateway | undefined;
   let gatewayReadAt = 0;
@@ -366,7 +368,13 @@ export function createKubeCluster(kubeConfig: KubeConfig, config: RoutingConfig,
       // At most one Event per resource and reason a minute: a failing resource must not flood etcd.
       const key = `${resource.metadata.uid}/${reason}`;
       const last = eventTimes.get(key) ?? 0;
-      if (Date.now() - last < 60_000) return;
+      if (Date.now() - last < EVENT_INTERVAL_MS) return;
+      // Entries older than the interval decide nothing: drop them (once an interval) so the map
+      // holds only the last minute's Events, not one entry per resource ever seen.
+      if (Date.now() - eventTimesSweptAt >= EVENT_INTERVAL_MS) {
+        eventTimesSweptAt = Date.now();
+        for (const [seen, at] of eventTimes) if (eventTimesSweptAt - at >= EVENT_INTERVAL_MS) eventTimes.delete(seen);
+      }
       eventTimes.set(key, Date.now());
       onWrite('event');
       const at = new Date().toISOString();

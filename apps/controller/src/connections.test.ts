@@ -1,0 +1,53 @@
+import { describe, expect, it } from '@jest/globals';
+import { HttpMethod, KubeConfig, RequestContext } from '@kubernetes/client-node';
+import { reuseConnections } from './connections.js';
+
+const ca = Buffer.from('-----BEGIN CERTIFICATE-----\nnot parsed until a connection is made\n-----END CERTIFICATE-----\n').toString('base64');
+
+function kubeConfig(user: { token?: string; certData?: string; keyData?: string }): KubeConfig {
+  const config = new KubeConfig();
+  config.loadFromOptions({
+    clusters: [{ name: 'c', server: 'https://127.0.0.1:6443', caData: ca }],
+    users: [{ name: 'u', ...user }],
+    contexts: [{ name: 'ctx', cluster: 'c', user: 'u' }],
+    currentContext: 'ctx',
+  });
+  return config;
+}
+
+/** The dispatcher (connection pool) one request would use. */
+async function dispatcherOf(config: KubeConfig): Promise<unknown> {
+  const context = new RequestContext('https://127.0.0.1:6443/api', HttpMethod.GET);
+  await config.applySecurityAuthentication(context);
+  return context.getDispatcher();
+}
+
+describe('reuseConnections', () => {
+  it('stock client-node gives every request its own dispatcher (the reason for this module)', async () => {
+    const config = kubeConfig({ token: 't' });
+    expect(await dispatcherOf(config)).not.toBe(await dispatcherOf(config));
+  });
+
+  it('makes requests share one dispatcher, and keeps sending the credentials', async () => {
+    const config = kubeConfig({ token: 't' });
+    expect(reuseConnections(config)).toBe(true);
+    const first = await dispatcherOf(config);
+    expect(first).toBeDefined();
+    expect(await dispatcherOf(config)).toBe(first);
+    const context = new RequestContext('https://127.0.0.1:6443/api', HttpMethod.GET);
+    await config.applySecurityAuthentication(context);
+    expect(context.getHeaders()).toMatchObject({ Authorization: 'Bearer t' });
+  });
+
+  it('switches to a new dispatcher when the TLS settings change, closing the old one', async () => {
+    const config = kubeConfig({ certData: Buffer.from('cert-1').toString('base64'), keyData: Buffer.from('key').toString('base64') });
+    reuseConnections(config);
+    const first = (await dispatcherOf(config)) as { closed: boolean };
+    (config.users[0] as { certData?: string }).certData = Buffer.from('cert-2').toString('base64');
+    const second = await dispatcherOf(config);
+    expect(second).not.toBe(first);
+    expect(await dispatcherOf(config)).toBe(second);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(first.closed).toBe(true);
+  });
+});
