@@ -26,7 +26,7 @@ describe.each([
   it('start without node_modules and reject bad configuration naming the variable', async () => {
     const directory = join(scratch, app);
     await cp(join(repoRoot, 'dist/apps', app), directory, { recursive: true });
-    const result = spawnSync(process.execPath, ['--enable-source-maps', 'main.js'], { cwd: directory, env: { PATH: '/usr/bin:/bin', HOME: directory, ...env }, encoding: 'utf8', timeout: 30_000 });
+    const result = spawnSync(process.execPath, ['main.js'], { cwd: directory, env: { PATH: '/usr/bin:/bin', HOME: directory, ...env }, encoding: 'utf8', timeout: 30_000 });
     expect(result.status).toBe(1);
     const line = JSON.parse(result.stdout.trim().split('\n').at(-1)!) as { level: string; message: string };
     expect(line.level).toBe('error');

@@ -1,7 +1,7 @@
 // npm run bench:webhook — the webhook against its two floors, side by side, on this machine.
 // Each server runs in its own process (one core); this process drives it (the other): autocannon for
 // maximum throughput, an open-loop paced client for latency at a fixed rate. All servers run with the
-// production container's V8 and malloc settings (ADR 0007), printed first; BENCH_NODE_OPTIONS and
+// production container's V8 and malloc settings (ADR 0008), printed first; BENCH_NODE_OPTIONS and
 // BENCH_MALLOC_ARENA_MAX override them ('' for Node's and glibc's defaults). CPU per request is
 // printed next to req/s because it moves much less when other work shares the machine.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -47,7 +47,7 @@ await build({
   logLevel: 'warning',
 });
 
-/** V8 limits of the production container (ADR 0007; the chart sets them); BENCH_NODE_OPTIONS overrides, '' for Node's defaults. */
+/** V8 limits of the production container (ADR 0008; the chart sets them); BENCH_NODE_OPTIONS overrides, '' for Node's defaults. */
 const NODE_OPTIONS = process.env.BENCH_NODE_OPTIONS ?? '--max-old-space-size=96 --max-semi-space-size=1';
 /** glibc malloc arenas of the production container; BENCH_MALLOC_ARENA_MAX overrides, '' for glibc's default (8 per core). */
 const MALLOC_ARENA_MAX = process.env.BENCH_MALLOC_ARENA_MAX ?? '2';

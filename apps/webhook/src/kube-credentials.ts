@@ -1,6 +1,6 @@
 // Credentials for the webhook's few Kubernetes calls, without @kubernetes/client-node: loading
 // client-node costs about 30 MB of RSS (a third of the webhook's 100 MB budget) for what is, here,
-// a token file or a client certificate (ADR 0007). Same lookup order as client-node's
+// a token file or a client certificate (ADR 0008). Same lookup order as client-node's
 // loadFromDefault: $KUBECONFIG (paths joined with ':', first definition wins), ~/.kube/config, the
 // pod's service account. Kubeconfigs with exec or auth-provider plugins are refused with a clear
 // message: those belong to people's laptops, and the webhook runs in a pod.

@@ -1,6 +1,6 @@
 // The four Kubernetes calls the webhook makes (read/create/replace its Secret, read/patch its webhook
 // configurations), over node:https with credentials from kube-credentials.ts. client-node's types
-// only: its generated API classes and their dependencies cost ~30 MB of RSS at runtime (ADR 0007).
+// only: its generated API classes and their dependencies cost ~30 MB of RSS at runtime (ADR 0008).
 import { request, type RequestOptions } from 'node:https';
 import type { KubeCredentials } from './kube-credentials.js';
 import type { V1MutatingWebhookConfiguration, V1Secret, V1ValidatingWebhookConfiguration } from '@kubernetes/client-node';

@@ -10,7 +10,7 @@ import { loadKubeCredentials } from './kube-credentials.js';
 import { restSecretsApi, restWebhookConfigurationsApi } from './kube-rest.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMetrics, type WebhookMetrics } from './metrics.js';
-import { createOpsHandler, createOpsServer, createWebhookServer, listen, reloadCertificate, shutdown } from './server.js';
+import { createOpsApp, createOpsServer, createWebhookServer, listen, reloadCertificate, shutdown } from './server.js';
 import { createCaInjector } from './tls/ca-injector.js';
 import { startCertificateManager, type CertificateManager } from './tls/cert-manager.js';
 import { webhookSubjectAltNames } from './tls/certificates.js';
@@ -67,7 +67,7 @@ async function run(config: WebhookConfig, logger: Logger, metrics: WebhookMetric
 
   // The ops port comes up first so that /healthz answers while certificates are being prepared.
   const opsServer = createOpsServer(
-    createOpsHandler(
+    createOpsApp(
       {
         checks: () => {
           const state = certificates.state();

@@ -2,7 +2,7 @@ import { request as httpRequest, type Server } from 'node:http';
 import { request as httpsRequest, type Server as HttpsServer } from 'node:https';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createMetrics } from './metrics.js';
-import { CONNECTION_LIMITS, createOpsHandler, createOpsServer, createWebhookServer, listen } from './server.js';
+import { CONNECTION_LIMITS, createOpsApp, createOpsServer, createWebhookServer, listen } from './server.js';
 import { ca, days, leaf } from './tls/tls.test-helpers.js';
 
 // Both servers on loopback: the ops endpoints as probes and Prometheus see them, and the HTTPS
@@ -17,7 +17,7 @@ let caPem: string;
 beforeAll(async () => {
   const metrics = createMetrics(false);
   metrics.admissions.inc({ webhook: 'mutate', kind: 'Agent', operation: 'CREATE', result: 'patched' });
-  ops = createOpsServer(createOpsHandler({ checks: () => ({ certificateLoaded: true, serving: ready }) }, metrics));
+  ops = createOpsServer(createOpsApp({ checks: () => ({ certificateLoaded: true, serving: ready }) }, metrics));
   opsPort = await listen(ops, 0, '127.0.0.1');
 
   const wall = new Date();

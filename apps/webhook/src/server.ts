@@ -1,9 +1,9 @@
-// The webhook's two listeners on plain node:http(s): the HTTPS admission server and the ops port.
-// No framework: the admission path never needed one (ADR 0004), and the ops port's three fixed GET
-// routes did not justify express's ~10 MB of RSS in a process with a 100 MB budget (ADR 0007).
+// The webhook's two listeners: the HTTPS admission server on plain node:https (the hot path needs
+// no framework, ADR 0004) and the ops port on express.
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import type { Logger } from './logger.js';
 import { tlsServerOptions } from './tls/server-options.js';
 import type { TlsMaterial } from './tls/rotation.js';
@@ -66,38 +66,45 @@ function pathOf(request: IncomingMessage): string {
   return query === -1 ? url : url.slice(0, query);
 }
 
-/** Operations endpoints on their own plain-HTTP port: /healthz, /readyz and /metrics. */
-export function createOpsHandler(readiness: Readiness, metrics: WebhookMetrics): (request: IncomingMessage, response: ServerResponse) => void {
-  const routes: Record<string, (response: ServerResponse) => void | Promise<void>> = {
-    '/healthz': (response) => sendJson(response, 200, { status: 'ok' }),
-    '/readyz': (response) => {
-      const checks = readiness.checks();
-      const ready = Object.values(checks).every(Boolean);
-      sendJson(response, ready ? 200 : 503, { status: ready ? 'ready' : 'not ready', checks });
-    },
-    '/metrics': async (response) => {
-      const text = await metrics.registry.metrics();
-      response.writeHead(200, { 'content-type': metrics.registry.contentType, 'content-length': Buffer.byteLength(text) });
-      response.end(text);
-    },
-  };
-  return (request, response) => {
-    request.resume();
-    const path = pathOf(request);
-    const route = Object.hasOwn(routes, path) ? routes[path] : undefined;
-    if (route === undefined) return sendJson(response, 404, { error: `no such endpoint: ${path}; try /healthz, /readyz or /metrics` });
-    if (request.method !== 'GET' && request.method !== 'HEAD') {
-      response.setHeader('allow', 'GET, HEAD');
-      return sendJson(response, 405, { error: `${request.method} not allowed on ${path}` });
+/**
+ * Operations endpoints on their own plain-HTTP port, on express: /healthz, /readyz and /metrics
+ * (GET/HEAD; other methods 405). Express stays off the admission hot path (ADR 0004).
+ */
+export function createOpsApp(readiness: Readiness, metrics: WebhookMetrics): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.disable('etag');
+  app.get('/healthz', (_request, response) => {
+    response.json({ status: 'ok' });
+  });
+  app.get('/readyz', (_request, response) => {
+    const checks = readiness.checks();
+    const ready = Object.values(checks).every(Boolean);
+    response.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not ready', checks });
+  });
+  app.get('/metrics', async (_request, response, next) => {
+    try {
+      response.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+    } catch (error) {
+      next(error);
     }
-    // A failing metrics collector must answer, not leave the scrape hanging.
-    Promise.resolve(route(response)).catch((error: unknown) => sendJson(response, 500, { error: `internal error: ${(error as Error).message}` }));
-  };
+  });
+  app.all(['/healthz', '/readyz', '/metrics'], (request, response) => {
+    response.set('allow', 'GET, HEAD').status(405).json({ error: `${request.method} not allowed on ${request.path}` });
+  });
+  app.use((request, response) => {
+    response.status(404).json({ error: `no such endpoint: ${request.path}; try /healthz, /readyz or /metrics` });
+  });
+  // A failing metrics collector must answer, not leave the scrape hanging.
+  app.use((error: Error, _request: Request, response: Response, _next: NextFunction) => {
+    response.status(500).json({ error: `internal error: ${error.message}` });
+  });
+  return app;
 }
 
-/** Starts the ops handler on a plain HTTP server. */
-export function createOpsServer(handler: (request: IncomingMessage, response: ServerResponse) => void): Server {
-  const server = createHttpServer(handler);
+/** Starts the ops app on a plain HTTP server. */
+export function createOpsServer(app: Express): Server {
+  const server = createHttpServer(app);
   applyLimits(server);
   return server;
 }

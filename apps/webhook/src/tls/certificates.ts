@@ -7,7 +7,7 @@
 // Inspection uses Node's `X509Certificate` (OpenSSL), not forge: forge cannot parse ECDSA
 // certificates (cert-manager's usual choice in files mode), and OpenSSL is what will serve them.
 // forge is imported on first generation only: a webhook serving mounted or already stored
-// certificates never loads it (about 5 MB of RSS; ADR 0007).
+// certificates never loads it (about 5 MB of RSS; ADR 0008).
 import { X509Certificate, constants, createPrivateKey, createPublicKey, generateKeyPair, privateEncrypt, randomBytes, type KeyObject } from 'node:crypto';
 import { isIP } from 'node:net';
 import { promisify } from 'node:util';

@@ -1,7 +1,7 @@
 // HTTP status of a failed Kubernetes API call, so adapters can react to 404/409/422 without
 // depending on how the client wraps them. Recognised by shape, not class: client-node's
 // ApiException and kube-rest's KubernetesApiError both carry a numeric `code` and the `body`, and
-// importing ApiException would load all of client-node (ADR 0007).
+// importing ApiException would load all of client-node (ADR 0008).
 
 interface ApiError extends Error {
   code: number;
