@@ -5,8 +5,8 @@
 //   node e2e/src/gateway/backend.ts --host 10.213.0.2 --port 8080 --name agent-x
 //
 // Every response carries `x-kaos-backend: <name>`, so a test can tell a backend's answer (even
-// its 404) from the Gateway's own 404. Exits when its parent dies, so a killed test run does not
-// leave it behind inside a network namespace.
+// its 404) from the Gateway's own 404. Exits when the process given by --parent-pid (default: its
+// parent) is gone, so a killed test run does not leave it behind inside a network namespace.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { pathToFileURL } from 'node:url';
 
@@ -30,7 +30,7 @@ export const MAX_SLOW_MS = 60_000;
 /** Largest request body read; more is refused with 413. */
 const MAX_BODY_BYTES = 1024 * 1024;
 
-function readArgs(argv: string[]): { host: string; port: number; name: string } {
+function readArgs(argv: string[]): { host: string; port: number; name: string; parentPid: number } {
   const value = (flag: string, fallback?: string): string => {
     const i = argv.indexOf(flag);
     const found = i >= 0 ? argv[i + 1] : undefined;
@@ -39,7 +39,7 @@ function readArgs(argv: string[]): { host: string; port: number; name: string } 
   };
   const port = Number(value('--port', '8080'));
   if (!Number.isInteger(port) || port <= 0 || port > 65535) throw new Error(`backend: bad --port ${String(port)}`);
-  return { host: value('--host', '0.0.0.0'), port, name: value('--name', 'backend') };
+  return { host: value('--host', '0.0.0.0'), port, name: value('--name', 'backend'), parentPid: Number(value('--parent-pid', String(process.ppid))) };
 }
 
 function readBody(req: IncomingMessage): Promise<string | undefined> {
@@ -120,14 +120,22 @@ export function startBackend(host: string, port: number, name: string): Promise<
 
 // Run as a program (not when imported for its types).
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const { host, port, name } = readArgs(process.argv.slice(2));
-  const parent = process.ppid;
+  const { host, port, name, parentPid } = readArgs(process.argv.slice(2));
+  const parentAlive = (): boolean => {
+    try {
+      process.kill(parentPid, 0);
+      return true;
+    } catch (error) {
+      return (error as NodeJS.ErrnoException).code === 'EPERM';
+    }
+  };
   startBackend(host, port, name).then(
     () => {
       process.stdout.write(`backend ${name} listening on ${host}:${port}\n`);
-      // The parent (the test) died without stopping us: leave too.
+      // The test process died without stopping us: leave too. Watched by PID (--parent-pid),
+      // as the parent may already be gone when this starts.
       setInterval(() => {
-        if (process.ppid !== parent) process.exit(0);
+        if (!parentAlive()) process.exit(0);
       }, 1000).unref();
     },
     (error: unknown) => {

@@ -150,7 +150,7 @@ export async function startBackendInNetns(
   let child;
   try {
     // `ip netns exec` execs node, so the PID is the backend's own.
-    child = spawn('ip', ['netns', 'exec', ns.name, process.execPath, BACKEND_SCRIPT, '--host', ns.address, '--port', String(port), '--name', opts.name], {
+    child = spawn('ip', ['netns', 'exec', ns.name, process.execPath, BACKEND_SCRIPT, '--host', ns.address, '--port', String(port), '--name', opts.name, '--parent-pid', String(process.pid)], {
       stdio: ['ignore', fd, fd],
       env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/' },
     });
