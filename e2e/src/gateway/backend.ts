@@ -134,9 +134,12 @@ if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.a
       process.stdout.write(`backend ${name} listening on ${host}:${port}\n`);
       // The test process died without stopping us: leave too. Watched by PID (--parent-pid),
       // as the parent may already be gone when this starts.
-      setInterval(() => {
-        if (!parentAlive()) process.exit(0);
-      }, 1000).unref();
+      // --parent-pid 0: a long-lived backend (npm run up) that only a signal stops.
+      if (parentPid > 0) {
+        setInterval(() => {
+          if (!parentAlive()) process.exit(0);
+        }, 1000).unref();
+      }
     },
     (error: unknown) => {
       process.stderr.write(`backend ${name}: ${String(error)}\n`);

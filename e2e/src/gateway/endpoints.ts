@@ -52,13 +52,13 @@ export function backendManifests(opts: ExposeBackendOptions): { service: unknown
 }
 
 /** Creates or updates the Service and EndpointSlice for one backend (kubectl apply, so it can re-point or flip readiness). */
-export async function exposeBackend(plane: ControlPlane, opts: ExposeBackendOptions): Promise<void> {
+export async function exposeBackend(plane: Pick<ControlPlane, 'kubectl'>, opts: ExposeBackendOptions): Promise<void> {
   const { service, endpointSlice } = backendManifests(opts);
   await kubectlOk(plane, ['apply'], { apiVersion: 'v1', kind: 'List', items: [service, endpointSlice] });
 }
 
 /** Deletes the Service and EndpointSlice of one backend; missing objects are fine. */
-export async function unexposeBackend(plane: ControlPlane, namespace: string, service: string): Promise<void> {
+export async function unexposeBackend(plane: Pick<ControlPlane, 'kubectl'>, namespace: string, service: string): Promise<void> {
   await kubectlOk(plane, ['delete', 'endpointslice', `${service}-e2e`, '-n', namespace, '--ignore-not-found']);
   await kubectlOk(plane, ['delete', 'service', service, '-n', namespace, '--ignore-not-found']);
 }

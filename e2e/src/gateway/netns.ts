@@ -92,11 +92,12 @@ export async function removeNetns(name: string, hostInterface?: string): Promise
 }
 
 /** Creates a namespace with a veth pair and a /30 address on each side; cleans up after itself if a step fails. */
-export async function createNetns(): Promise<Netns> {
+export async function createNetns(opts: { name?: string } = {}): Promise<Netns> {
   const n = counter++;
-  const name = `${NETNS_PREFIX}${process.pid}-${n}`;
+  // A given name (npm run up's long-lived namespace) is outside NETNS_PREFIX, so no sweep takes it.
+  const name = opts.name ?? `${NETNS_PREFIX}${process.pid}-${n}`;
   // Interface names are limited to 15 characters.
-  const id = `${process.pid.toString(36)}${n.toString(36)}`.slice(-8);
+  const id = opts.name ? opts.name.replace(/[^a-z0-9]/g, '').slice(-8) : `${process.pid.toString(36)}${n.toString(36)}`.slice(-8);
   const hostInterface = `kh${id}`;
   const nsInterface = `kn${id}`;
   const { hostAddress, address } = await freeBlock();
@@ -143,15 +144,17 @@ export async function sweepStaleNetns(): Promise<string[]> {
 /** Starts the test backend inside `ns` and waits until its /health answers from the root namespace. */
 export async function startBackendInNetns(
   ns: Netns,
-  opts: { name: string; logFile: string; port?: number; readyTimeoutMs?: number },
+  opts: { name: string; logFile: string; port?: number; readyTimeoutMs?: number; detached?: boolean },
 ): Promise<NetnsBackend> {
   const port = opts.port ?? 8080;
   const fd = openSync(opts.logFile, 'a');
   let child;
   try {
     // `ip netns exec` execs node, so the PID is the backend's own.
-    child = spawn('ip', ['netns', 'exec', ns.name, process.execPath, BACKEND_SCRIPT, '--host', ns.address, '--port', String(port), '--name', opts.name, '--parent-pid', String(process.pid)], {
+    child = spawn('ip', ['netns', 'exec', ns.name, process.execPath, BACKEND_SCRIPT, '--host', ns.address, '--port', String(port), '--name', opts.name, '--parent-pid', opts.detached ? '0' : String(process.pid)], {
       stdio: ['ignore', fd, fd],
+      // Detached backends outlive this process (npm run up) and stop only by signal.
+      detached: opts.detached ?? false,
       env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/' },
     });
   } finally {
@@ -159,6 +162,7 @@ export async function startBackendInNetns(
   }
   const pid = child.pid;
   if (pid === undefined) throw new Error(`failed to spawn backend ${opts.name}`);
+  if (opts.detached) child.unref();
   let exited = false;
   child.once('exit', () => {
     exited = true;

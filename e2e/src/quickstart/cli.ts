@@ -1,21 +1,30 @@
 /**
  * The README's first command.
  *
- *   npm run up     local control plane → helm install (local mode, Gateway API on) → webhook and
- *                  controller as processes with the chart's service-account tokens → the samples
- *                  → what a user wants to see, ending with `export KUBECONFIG=...`
- *   npm run down   stops the processes and the control plane
+ *   npm run up [-- --no-gateway] [-- --gateway-port N]
+ *                  local control plane → helm install (local mode, Gateway API on, createGateway)
+ *                  → webhook and controller as processes with the chart's service-account tokens
+ *                  → Traefik serving the Gateway (built the first time) and a test backend per
+ *                  sample in a network namespace → the samples → what a user wants to see,
+ *                  ending with `export KUBECONFIG=...`. --no-gateway skips Traefik and backends.
+ *   npm run down   stops the processes, removes the network namespace, stops the control plane
  *
  * Progress goes to stderr; the summary to stdout. Both commands are idempotent: `up` on a running
  * system upgrades the release and restarts the two processes (picking up a rebuilt bundle).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { repoRoot, runDir, runKubectl } from '../control-plane/index.js';
+import { serviceName, servicePort } from '@kaos/routing';
+import type { KaosResource } from '@kaos/api-types';
+import { isAlive, repoRoot, runDir, runKubectl, terminate } from '../control-plane/index.js';
 import { freePort } from '../control-plane/proc.js';
+import { exposeBackend } from '../gateway/endpoints.js';
+import { createNetns, removeNetns, startBackendInNetns } from '../gateway/netns.js';
+import { buildTraefikScript, resolveTraefikBinary, startTraefik, TRAEFIK_CONTROLLER_NAME } from '../gateway/traefik.js';
 import {
   installLocalRelease,
   localAppEnvironments,
@@ -39,10 +48,21 @@ interface AppState {
   logFile: string;
   healthPort: number;
 }
+interface GatewayState {
+  port: number;
+  traefik: { pid: number; bin: string; logFile: string };
+  backends: Array<{ pid: number; name: string }>;
+  netns: string;
+}
 interface AppsState {
   webhookPort: number;
   apps: Record<App, AppState>;
+  gateway?: GatewayState;
 }
+
+/** The long-lived namespace of the sample backends; outside the e2e tests' prefix so no sweep removes it. */
+const NETNS = 'kaos-up';
+const NETNS_HOST_INTERFACE = 'khkaosup';
 
 const log = (message: string): void => void process.stderr.write(`[${process.argv[2] ?? 'quickstart'}] ${message}\n`);
 
@@ -63,9 +83,23 @@ function readAppsState(): AppsState | undefined {
   }
 }
 
+async function stopGateway(state: GatewayState | undefined): Promise<void> {
+  if (state) {
+    if (isAlive(state.traefik.pid, state.traefik.bin)) {
+      log(`stopping Traefik (pid ${state.traefik.pid})`);
+      await terminate(state.traefik.pid, state.traefik.bin);
+    }
+    for (const backend of state.backends) {
+      if (isAlive(backend.pid, process.execPath)) await terminate(backend.pid, process.execPath, 5_000);
+    }
+  }
+  await removeNetns(NETNS, NETNS_HOST_INTERFACE);
+}
+
 async function stopApps(): Promise<void> {
   const state = readAppsState();
   if (!state) return;
+  await stopGateway(state.gateway);
   for (const app of ['controller', 'webhook'] as const) {
     const { pid } = state.apps[app];
     if (!runsApp(pid, app)) continue;
@@ -107,13 +141,50 @@ async function waitReady(app: App, state: AppState, timeoutMs = 60_000): Promise
   throw new Error(`the ${app} did not become ready (log ${state.logFile}):\n${tail}`);
 }
 
-async function kubectlOk(target: KubeTarget, args: string[]): Promise<string> {
-  const result = await target.kubectl(args, { timeoutMs: 120_000 });
+async function kubectlOk(target: KubeTarget, args: string[], input?: string): Promise<string> {
+  const result = await target.kubectl(args, { timeoutMs: 120_000, ...(input === undefined ? {} : { input }) });
   if (result.code !== 0) throw new Error(`kubectl ${args.join(' ')} failed: ${result.stderr}${result.stdout}`);
   return result.stdout;
 }
 
+/** Whether `port` on 127.0.0.1 can be bound (the user guide's curl uses port 80). */
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+function option(name: string): string | undefined {
+  const index = process.argv.indexOf(name);
+  return index === -1 ? undefined : process.argv[index + 1];
+}
+
+/** Traefik on the Gateway's listener port, and a backend per sample behind the Service its route names. */
+async function startGateway(target: KubeTarget, port: number, workDir: string, samples: KaosResource[]): Promise<GatewayState> {
+  if (!process.env.KAOS_E2E_TRAEFIK) {
+    // Reuses the cached binary in 0.2 s; the first time it builds from the Go module proxy, with progress.
+    log('Traefik v3: bash e2e/scripts/build-traefik.sh (the first run builds it from source, ~15-30 min on 2 cores)');
+    execFileSync('bash', [buildTraefikScript], { stdio: ['ignore', 'ignore', 'inherit'] });
+  }
+  const bin = await resolveTraefikBinary({ build: false });
+  const traefik = await startTraefik({ kubeconfigPath: target.kubeconfigPath, port, logFile: join(workDir, 'traefik.log'), bin, detached: true });
+  log(`started Traefik (pid ${traefik.pid}) serving the Gateway on ${traefik.url}`);
+  const netns = await createNetns({ name: NETNS });
+  const backends: GatewayState['backends'] = [];
+  for (const [index, resource] of samples.entries()) {
+    const name = serviceName(resource);
+    const backend = await startBackendInNetns(netns, { name, port: 8100 + index, logFile: join(workDir, `backend-${name}.log`), detached: true });
+    backends.push({ pid: backend.pid, name });
+    await exposeBackend(target, { namespace: resource.metadata.namespace!, service: name, servicePort: servicePort(resource), address: netns.address, targetPort: backend.port });
+  }
+  log(`started ${backends.length} sample backends in network namespace ${NETNS} (${netns.address}) with their Services and EndpointSlices`);
+  return { port, traefik: { pid: traefik.pid, bin, logFile: traefik.logFile }, backends, netns: NETNS };
+}
+
 async function up(): Promise<void> {
+  const withGateway = !process.argv.includes('--no-gateway');
   for (const app of ['webhook', 'controller'] as const) {
     if (!existsSync(join(repoRoot, `dist/apps/${app}/main.js`))) throw new Error(`dist/apps/${app}/main.js is missing: run \`npx nx run ${app}:build\` (npm run up does)`);
   }
@@ -122,9 +193,14 @@ async function up(): Promise<void> {
   await stopApps();
   const release: LocalRelease = { ...RELEASE, webhookPort: previous?.webhookPort ?? (await freePort()) };
   const names = releaseNames(release.release);
+  const requestedPort = option('--gateway-port');
+  const gatewayPort = requestedPort ? Number(requestedPort) : (await canListen(80)) ? 80 : await freePort();
+  if (!Number.isInteger(gatewayPort) || gatewayPort < 1 || gatewayPort > 65535) throw new Error(`--gateway-port must be a port number, not ${requestedPort}`);
 
-  log(`helm upgrade --install ${release.release} charts/kaos-operator -n ${release.namespace} (local mode, gatewayAPI.enabled=true, createGateway=true)`);
-  await installLocalRelease(target, release, { 'gatewayAPI.enabled': true, 'gatewayAPI.createGateway': true, 'gatewayAPI.gatewayClassName': 'traefik' });
+  // The GatewayClass belongs to the Gateway implementation (Traefik), the Gateway to the chart.
+  await kubectlOk(target, ['apply', '-f', '-'], JSON.stringify({ apiVersion: 'gateway.networking.k8s.io/v1', kind: 'GatewayClass', metadata: { name: 'traefik' }, spec: { controllerName: TRAEFIK_CONTROLLER_NAME } }));
+  log(`helm upgrade --install ${release.release} charts/kaos-operator -n ${release.namespace} (local mode, gatewayAPI.enabled=true, createGateway=true, listenerPort=${gatewayPort})`);
+  await installLocalRelease(target, release, { 'gatewayAPI.enabled': true, 'gatewayAPI.createGateway': true, 'gatewayAPI.gatewayClassName': 'traefik', 'gatewayAPI.listenerPort': gatewayPort });
 
   const workDir = join(runDir(), PLANE);
   const setup = {
@@ -142,14 +218,20 @@ async function up(): Promise<void> {
     apps[app].pid = startDetachedApp(app, { ...env[app], LOG_LEVEL: 'info' }, apps[app].logFile);
     log(`started the ${app} (pid ${apps[app].pid}, log ${apps[app].logFile})`);
   }
-  const tmp = `${appsStatePath()}.tmp`;
-  await writeFile(tmp, `${JSON.stringify({ webhookPort: release.webhookPort, apps } satisfies AppsState, null, 2)}\n`);
-  await rename(tmp, appsStatePath());
+  const state: AppsState = { webhookPort: release.webhookPort, apps };
+  await writeState(state);
   await Promise.all([waitReady('webhook', apps.webhook), waitReady('controller', apps.controller)]);
   log('webhook ready (certificates in Secret kaos-system/kaos-operator-webhook-tls, CA bundle injected); controller ready');
 
   log(`kubectl apply -f ${SAMPLES.slice(repoRoot.length + 1)}`);
   process.stderr.write(await kubectlOk(target, ['apply', '-f', SAMPLES]));
+  if (withGateway) {
+    const samples = await Promise.all(
+      [['agent', 'my-agent'], ['modelapi', 'my-model'], ['mcpserver', 'echo-server']].map(async ([kind, name]) => JSON.parse(await kubectlOk(target, ['get', kind!, name!, '-n', 'my-namespace', '-o', 'json'])) as KaosResource),
+    );
+    state.gateway = await startGateway(target, gatewayPort, workDir, samples);
+    await writeState(state);
+  }
   const routes = ['agent-my-agent', 'modelapi-my-model', 'mcp-echo-server'];
   const deadline = Date.now() + 60_000;
   while ((await target.kubectl(['get', 'httproute', ...routes, '-n', 'my-namespace'])).code !== 0) {
@@ -158,12 +240,42 @@ async function up(): Promise<void> {
   }
 
   const out = (text: string) => process.stdout.write(text);
+  let agentUrl: string | undefined;
+  if (withGateway) {
+    // The controller mirrors Traefik's acceptance and the Gateway's address into status.gateway.url.
+    const urlDeadline = Date.now() + 60_000;
+    while (!agentUrl?.startsWith('http://') && Date.now() < urlDeadline) {
+      agentUrl = (await target.kubectl(['get', 'agent', 'my-agent', '-n', 'my-namespace', '-o', 'jsonpath={.status.gateway.url}'])).stdout.trim();
+      if (!agentUrl.startsWith('http://')) await sleep(500);
+    }
+    if (!agentUrl?.startsWith('http://')) throw new Error(`the Gateway did not report an address within 60 s; see ${state.gateway?.traefik.logFile}`);
+  }
   out('\n$ kubectl get httproutes -A\n');
   out(await kubectlOk(target, ['get', 'httproutes', '-A']));
   out('\n$ kubectl get agents,modelapis,mcpservers -A   # timeouts defaulted by the webhook\n');
   out(await kubectlOk(target, ['get', 'agents,modelapis,mcpservers', '-A', '-o', 'custom-columns=KIND:.kind,NAMESPACE:.metadata.namespace,NAME:.metadata.name,TIMEOUT:.spec.gatewayRoute.timeout,URL:.status.gateway.url']));
-  out(`\nWebhook log: ${apps.webhook.logFile}\nController log: ${apps.controller.logFile}\nStop everything with: npm run down\n\n`);
+  if (agentUrl) {
+    out(`\n$ kubectl get agent my-agent -n my-namespace -o jsonpath='{.status.gateway.url}'\n${agentUrl}\n`);
+    out(`\n$ curl ${agentUrl}/health\n`);
+    const deadline = Date.now() + 30_000;
+    let answer = await fetch(`${agentUrl}/health`).catch(() => undefined);
+    while ((answer?.status ?? 0) !== 200 && Date.now() < deadline) {
+      await sleep(500);
+      answer = await fetch(`${agentUrl}/health`).catch(() => undefined);
+    }
+    out(`${answer ? await answer.text() : 'no answer'}\n`);
+    out(`\nThe user guide's curl commands work against ${agentUrl.slice(0, agentUrl.indexOf('/my-namespace'))}, e.g.\n`);
+    out(`  curl ${agentUrl}/.well-known/agent\n`);
+    out(`  curl ${agentUrl}/v1/chat/completions -H "Content-Type: application/json" -d '{"model":"my-agent","messages":[{"role":"user","content":"Hello"}]}'\n`);
+  }
+  out(`\nLogs: ${workDir}/{webhook,controller${state.gateway ? ',traefik' : ''}}.log\nStop everything with: npm run down\n\n`);
   out(`export KUBECONFIG=${target.kubeconfigPath}\n`);
+}
+
+async function writeState(state: AppsState): Promise<void> {
+  const tmp = `${appsStatePath()}.tmp`;
+  await writeFile(tmp, `${JSON.stringify(state, null, 2)}\n`);
+  await rename(tmp, appsStatePath());
 }
 
 async function down(): Promise<void> {

@@ -32,12 +32,12 @@ export async function eventually<T>(what: string, check: () => Promise<T | undef
 }
 
 /** Runs kubectl with a manifest on stdin; JSON objects are accepted as manifests (JSON is YAML). */
-export function kubectlWithManifest(plane: ControlPlane, args: string[], manifest: unknown): Promise<KubectlResult> {
+export function kubectlWithManifest(plane: Pick<ControlPlane, 'kubectl'>, args: string[], manifest: unknown): Promise<KubectlResult> {
   return plane.kubectl([...args, '-f', '-'], { input: typeof manifest === 'string' ? manifest : JSON.stringify(manifest) });
 }
 
 /** Runs kubectl and fails with its output when it exits non-zero. */
-export async function kubectlOk(plane: ControlPlane, args: string[], input?: unknown): Promise<string> {
+export async function kubectlOk(plane: Pick<ControlPlane, 'kubectl'>, args: string[], input?: unknown): Promise<string> {
   const result = input === undefined ? await plane.kubectl(args) : await kubectlWithManifest(plane, args, input);
   if (result.code !== 0) throw new Error(`kubectl ${args.join(' ')} failed (${result.code}): ${result.stderr}${result.stdout}`);
   return result.stdout;
