@@ -1,8 +1,9 @@
 // Entry point of the routing controller: configuration, informers feeding a work queue, leader
 // election, the reconciler, and the ops endpoints. Decisions live in libs/routing and reconciler.ts.
-import { createServer, type ServerResponse } from 'node:http';
+import { createServer } from 'node:http';
 import { KubeConfig } from '@kubernetes/client-node';
 import { ConfigError } from '@kaos/routing';
+import express from 'express';
 import { loadControllerConfig } from './config.js';
 import { reuseConnections } from './connections.js';
 import { createKubeCluster } from './kube-cluster.js';
@@ -35,25 +36,15 @@ try {
   const queue = new WorkQueue(instrumentReconcile(reconcile, metrics, logger), { concurrency: config.concurrency, baseDelayMs: 500, maxDelayMs: 300_000 });
   readings.depth = () => queue.depth();
 
-  // Three GET endpoints on plain node:http: a web framework would be a few MB of heap for nothing.
-  const send = (response: ServerResponse, code: number, contentType: string, body: string) => void response.writeHead(code, { 'content-type': contentType }).end(body);
-  const json = (response: ServerResponse, code: number, body: unknown) => send(response, code, 'application/json; charset=utf-8', JSON.stringify(body));
-  const opsServer = createServer((request, response) => {
-    const path = (request.url ?? '/').split('?')[0];
-    if (request.method !== 'GET' && request.method !== 'HEAD') return json(response, 405, { error: 'method not allowed' });
-    if (path === '/healthz') return json(response, 200, { status: 'ok' });
-    if (path === '/readyz') {
-      const synced = kube.synced();
-      return json(response, synced ? 200 : 503, { status: synced ? 'ready' : 'not ready', checks: { cachesSynced: synced }, leader: readings.leader() });
-    }
-    if (path === '/metrics') {
-      return void metrics.registry.metrics().then(
-        (text) => send(response, 200, metrics.registry.contentType, text),
-        (error: unknown) => json(response, 500, { error: (error as Error).message }),
-      );
-    }
-    return json(response, 404, { error: 'not found' });
-  }).listen(config.healthPort, config.bindAddress);
+  const ops = express();
+  ops.disable('x-powered-by');
+  ops.get('/healthz', (_request, response) => void response.json({ status: 'ok' }));
+  ops.get('/readyz', (_request, response) => {
+    const synced = kube.synced();
+    response.status(synced ? 200 : 503).json({ status: synced ? 'ready' : 'not ready', checks: { cachesSynced: synced }, leader: readings.leader() });
+  });
+  ops.get('/metrics', async (_request, response) => void response.type(metrics.registry.contentType).send(await metrics.registry.metrics()));
+  const opsServer = createServer(ops).listen(config.healthPort, config.bindAddress);
 
   logger.info('starting HTTPRoute controller', { routing: config.routing, healthPort: config.healthPort, leaderElection: config.leaderElection });
   await kube.start();
