@@ -116,6 +116,16 @@ describe('helm install, upgrade and uninstall of charts/kaos-operator', () => {
     }
   });
 
+  it('the Gateway getting an address updates every status.gateway.url at once (the controller watches that Gateway by name)', async () => {
+    // What a Gateway implementation does; the resync period (600 s) is far longer than this wait.
+    await kubectlOk(plane, ['patch', 'gateway', 'kaos-gateway', '-n', 'kaos-system', '--subresource=status', '--type=merge', '-p', JSON.stringify({ status: { addresses: [{ type: 'IPAddress', value: '192.0.2.10' }] } })]);
+    const url = await eventually('status.gateway.url with the Gateway address', async () => {
+      const value = (await getJson<{ status?: { gateway?: { url?: string } } }>(['get', 'agent', 'my-agent', '-n', USER_NAMESPACE]))?.status?.gateway?.url;
+      return value?.startsWith('http://') ? value : undefined;
+    }, 20_000);
+    expect(url).toBe('http://192.0.2.10/my-namespace/agent/my-agent');
+  });
+
   it.each([
     ['the KAOS Gateway (explicit namespace)', false, { name: 'kaos-gateway', namespace: 'kaos-system' }],
     ['another Gateway with the same name', true, { name: 'kaos-gateway', namespace: 'elsewhere' }],
@@ -138,6 +148,7 @@ describe('helm install, upgrade and uninstall of charts/kaos-operator', () => {
     ['controller', 'create httproutes.gateway.networking.k8s.io -n my-namespace', 'yes'],
     ['controller', 'get gateways.gateway.networking.k8s.io/kaos-gateway -n kaos-system', 'yes'],
     ['controller', 'get gateways.gateway.networking.k8s.io/other -n kaos-system', 'no'],
+    ['controller', 'list gateways.gateway.networking.k8s.io -n kaos-system', 'no'],
     ['controller', 'update leases.coordination.k8s.io/kaos-operator-controller-leader -n kaos-system', 'yes'],
     ['controller', 'update leases.coordination.k8s.io/someone-else -n kaos-system', 'no'],
     ['controller', 'get secrets -A', 'no'],

@@ -246,6 +246,43 @@ export function createKubeCluster(kubeConfig: KubeConfig, config: RoutingConfig,
   routeInformer.on('delete', routeGoneHandler((kind, namespace, name) => typed<KaosResource>(resourceInformers.get(kind)?.get(name, namespace)), logger, enqueue));
   supervisors.push(supervise('httproutes', routeInformer, logger, { resync: resyncAll, restarted: restarted('httproutes') }, { ...DEFAULT_SUPERVISION, optional: true }));
 
+  // The shared Gateway's address is in every status.gateway.url: watch that one Gateway (by name,
+  // so RBAC can stay limited to it) and requeue everything when its addresses or listeners change.
+  const gatewayInformer = config.gatewayApiEnabled
+    ? makeSlimInformer(
+        kubeConfig,
+        `/apis/${GATEWAY_API_GROUP}/${GATEWAY_VERSION}/namespaces/${config.gatewayNamespace}/gateways`,
+        (continueToken, limit) =>
+          custom.listNamespacedCustomObject({
+            group: GATEWAY_API_GROUP,
+            version: GATEWAY_VERSION,
+            namespace: config.gatewayNamespace,
+            plural: 'gateways',
+            fieldSelector: `metadata.name=${config.gatewayName}`,
+            limit,
+            _continue: continueToken,
+          }) as Promise<RawList>,
+        slimRoute,
+        undefined,
+        `metadata.name=${config.gatewayName}`,
+      )
+    : undefined;
+  if (gatewayInformer) {
+    let gatewaySignature: string | undefined;
+    const onGateway = (gateway: KubernetesObject | undefined) => {
+      const typedGateway = typed<Gateway>(gateway);
+      const signature = typedGateway ? JSON.stringify([typedGateway.status?.addresses ?? [], typedGateway.spec.listeners]) : 'gone';
+      if (signature === gatewaySignature) return;
+      gatewaySignature = signature;
+      logger.info('Gateway changed; requeueing every resource', { gateway: `${config.gatewayNamespace}/${config.gatewayName}`, addresses: typedGateway?.status?.addresses ?? [] });
+      resyncAll();
+    };
+    gatewayInformer.on('add', onGateway);
+    gatewayInformer.on('update', onGateway);
+    gatewayInformer.on('delete', () => onGateway(undefined));
+    supervisors.push(supervise('gateways', gatewayInformer, logger, { resync: resyncAll, restarted: restarted('gateways') }, { ...DEFAULT_SUPERVISION, optional: true }));
+  }
+
   let gatewayApiCheckedAt = 0;
   let gatewayApiPresent = false;
   async function gatewayApiInstalled(): Promise<boolean> {
@@ -308,6 +345,9 @@ export function createKubeCluster(kubeConfig: KubeConfig, config: RoutingConfig,
     getGateway() {
       // Every reconcile reads the one shared Gateway: a few seconds of reuse spares the API server,
       // and concurrent reconciles share one read in flight instead of each making its own.
+      // The watched Gateway is always current; a read covers the time before the watch has it.
+      const watched = typed<Gateway>(gatewayInformer?.get(config.gatewayName, config.gatewayNamespace));
+      if (watched) return Promise.resolve(watched);
       if (Date.now() - gatewayReadAt < GATEWAY_CACHE_MS) return Promise.resolve(cachedGateway);
       gatewayRead ??= (async () => {
         try {

@@ -82,6 +82,13 @@ class SlimWatch extends Watch {
  * client-node's informer (list+watch cache) over slimmed objects, listing page by page: what
  * `makeInformer` builds, with the transform client-node lacks.
  */
-export function makeSlimInformer(kubeConfig: KubeConfig, path: string, listPage: ListPage, slim: (object: KubernetesObject) => KubernetesObject, labelSelector?: string): Informer<KubernetesObject> & ObjectCache<KubernetesObject> {
-  return new ListWatch<KubernetesObject>(path, new SlimWatch(kubeConfig, slim), () => listAllPages(listPage, slim), false, labelSelector);
+export function makeSlimInformer(
+  kubeConfig: KubeConfig,
+  path: string,
+  listPage: ListPage,
+  slim: (object: KubernetesObject) => KubernetesObject,
+  labelSelector?: string,
+  fieldSelector?: string,
+): Informer<KubernetesObject> & ObjectCache<KubernetesObject> {
+  return new ListWatch<KubernetesObject>(path, new SlimWatch(kubeConfig, slim), () => listAllPages(listPage, slim), false, labelSelector, fieldSelector);
 }

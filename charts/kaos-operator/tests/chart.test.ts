@@ -146,7 +146,7 @@ describe('names the troubleshooting guide uses', () => {
     const gatewayRules = rulesOf(objects, 'ClusterRole', 'kaos-operator-kaos-operator').filter((rule) => rule.apiGroups.includes('gateway.networking.k8s.io'));
     expect(gatewayRules).toEqual([
       { apiGroups: ['gateway.networking.k8s.io'], resources: ['httproutes'], verbs: ['get', 'list', 'watch', 'create', 'patch', 'delete'] },
-      { apiGroups: ['gateway.networking.k8s.io'], resources: ['gateways'], resourceNames: ['kaos-gateway'], verbs: ['get'] },
+      { apiGroups: ['gateway.networking.k8s.io'], resources: ['gateways'], resourceNames: ['kaos-gateway'], verbs: ['get', 'list', 'watch'] },
     ]);
   });
 
