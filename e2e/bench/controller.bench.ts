@@ -7,12 +7,12 @@ import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { KubeConfig, KubernetesObjectApi, type KubernetesObject } from '@kubernetes/client-node';
-import type { HTTPRoute, KaosResource } from '@kaos/api-types';
+import type { HTTPRoute } from '@kaos/api-types';
 import { MANAGED_ROUTE_SELECTOR, desiredRoute, routeDifferences, routeName, type RoutingConfig } from '@kaos/routing';
 import { gatewayApiBundlePath, startControlPlane } from '../src/control-plane/index.js';
 import { freePort } from '../src/control-plane/proc.js';
 import { startApp } from '../src/support/app-process.js';
-import { KAOS_CRD_DIR } from '../src/support/cluster.js';
+import { KAOS_CRD_DIR, mixedResource } from '../src/support/cluster.js';
 
 const N = Number(process.env.BENCH_N ?? 1000);
 const N_LARGE = Number(process.env.BENCH_N_LARGE ?? 10_000);
@@ -24,18 +24,7 @@ const CONTROLLER_NODE_OPTIONS = process.env.BENCH_NODE_OPTIONS ?? '--max-old-spa
 const CONTROLLER_MALLOC_ARENA_MAX = process.env.BENCH_MALLOC_ARENA_MAX ?? '2';
 const config: RoutingConfig = { gatewayApiEnabled: true, gatewayName: 'kaos-gateway', gatewayNamespace: 'kaos-system', defaultTimeouts: { Agent: '120s', ModelAPI: '120s', MCPServer: '30s' } };
 
-function resource(index: number, namespace: string): KaosResource {
-  const name = `r-${index}`;
-  const metadata = { name, namespace };
-  switch (index % 3) {
-    case 0:
-      return { apiVersion: 'kaos.tools/v1alpha1', kind: 'Agent', metadata, spec: { modelAPI: 'm' } };
-    case 1:
-      return { apiVersion: 'kaos.tools/v1alpha1', kind: 'ModelAPI', metadata, spec: { mode: 'Proxy', proxyConfig: { models: ['x'] } } };
-    default:
-      return { apiVersion: 'kaos.tools/v1alpha1', kind: 'MCPServer', metadata, spec: { runtime: 'r' } };
-  }
-}
+const resource = mixedResource;
 
 /** Runs `work` for 0..count-1 with at most `concurrency` at once. */
 async function pool(count: number, concurrency: number, work: (index: number) => Promise<unknown>): Promise<void> {

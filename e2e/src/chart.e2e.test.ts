@@ -1,23 +1,11 @@
 // The Helm chart installed for real: helm install (local mode) into a fresh control plane without
 // our CRDs, the apps running with the chart's service-account tokens, upgrade and uninstall.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { join } from 'node:path';
 import { gatewayApiBundlePath, startControlPlane, type ControlPlane } from './control-plane/index.js';
 import { freePort } from './control-plane/proc.js';
-import { startApp, type AppProcess } from './support/app-process.js';
-import { eventually, kubectlOk, kubectlWithManifest } from './support/cluster.js';
-import {
-  CHART_DIR,
-  chartNodeOptions,
-  helm,
-  helmOk,
-  installLocalRelease,
-  localAppEnvironments,
-  releaseConfig,
-  releaseNames,
-  serviceAccountKubeconfig,
-  type LocalRelease,
-} from './support/release.js';
+import type { AppProcess } from './support/app-process.js';
+import { getJson as kubectlJson, eventually, kubectlOk, kubectlWithManifest } from './support/cluster.js';
+import { CHART_DIR, helm, helmOk, installLocalRelease, releaseConfig, releaseNames, startLocalApps, type LocalRelease } from './support/release.js';
 
 let plane: ControlPlane;
 let release: LocalRelease;
@@ -36,18 +24,7 @@ afterAll(async () => {
 });
 
 async function startApps(): Promise<void> {
-  const config = await releaseConfig(plane, release);
-  const setup = {
-    webhookHealthPort: await freePort(),
-    controllerHealthPort: await freePort(),
-    webhookKubeconfig: await serviceAccountKubeconfig(plane, release.namespace, names.webhookServiceAccount, join(plane.workDir, 'webhook.kubeconfig')),
-    controllerKubeconfig: await serviceAccountKubeconfig(plane, release.namespace, names.controllerServiceAccount, join(plane.workDir, 'controller.kubeconfig')),
-  };
-  const env = localAppEnvironments(release, config, setup);
-  const stamp = Date.now();
-  apps.webhook = startApp('webhook', { ...env.webhook, NODE_OPTIONS: chartNodeOptions('webhook') }, join(plane.workDir, `webhook-${stamp}.log`), setup.webhookHealthPort);
-  apps.controller = startApp('controller', { ...env.controller, NODE_OPTIONS: chartNodeOptions('controller') }, join(plane.workDir, `controller-${stamp}.log`), setup.controllerHealthPort);
-  await Promise.all([apps.webhook.waitReady(), apps.controller.waitReady()]);
+  Object.assign(apps, await startLocalApps(plane, release, plane.workDir));
 }
 
 async function stopApps(): Promise<void> {
@@ -56,10 +33,7 @@ async function stopApps(): Promise<void> {
   apps.controller = undefined;
 }
 
-async function getJson<T>(args: string[]): Promise<T | undefined> {
-  const result = await plane.kubectl([...args, '-o', 'json']);
-  return result.code === 0 ? (JSON.parse(result.stdout) as T) : undefined;
-}
+const getJson = <T>(args: string[]) => kubectlJson<T>(plane, args);
 
 type WebhookConfiguration = { webhooks: Array<{ name: string; clientConfig: { caBundle?: string; url?: string } }> };
 const caBundles = async () => {

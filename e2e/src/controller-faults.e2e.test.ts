@@ -9,7 +9,7 @@ import { MANAGED_ROUTE_SELECTOR, desiredRoute, routeDifferences, routeName, type
 import { isAlive, type ControlPlane } from './control-plane/index.js';
 import { freePort } from './control-plane/proc.js';
 import { startApp, type AppProcess } from './support/app-process.js';
-import { createNamespace, eventually, kubectlOk, startTestCluster } from './support/cluster.js';
+import { getJson as kubectlJson, mixedResource, createNamespace, eventually, kubectlOk, startTestCluster } from './support/cluster.js';
 
 let plane: ControlPlane;
 let controller: AppProcess;
@@ -46,10 +46,7 @@ afterAll(async () => {
   await plane?.stop();
 });
 
-async function getJson<T>(args: string[]): Promise<T | undefined> {
-  const result = await plane.kubectl([...args, '-o', 'json']);
-  return result.code === 0 ? (JSON.parse(result.stdout) as T) : undefined;
-}
+const getJson = <T>(args: string[]) => kubectlJson<T>(plane, args);
 
 /** kubectl that retries while the API server is away (each attempt bounded), until `timeoutMs`. */
 async function kubectlRetrying(args: string[], input: unknown, timeoutMs = 90_000): Promise<number> {
@@ -68,17 +65,6 @@ async function counter(name: string): Promise<number> {
   return [...text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\d+)`, 'gm'))].reduce((sum, match) => sum + Number(match[1]), 0);
 }
 
-function resourceAt(index: number, namespace: string): KaosResource {
-  const metadata = { name: `r-${index}`, namespace };
-  switch (index % 3) {
-    case 0:
-      return { apiVersion: 'kaos.tools/v1alpha1', kind: 'Agent', metadata, spec: { modelAPI: 'm' } };
-    case 1:
-      return { apiVersion: 'kaos.tools/v1alpha1', kind: 'ModelAPI', metadata, spec: { mode: 'Proxy', proxyConfig: { models: ['x'] } } };
-    default:
-      return { apiVersion: 'kaos.tools/v1alpha1', kind: 'MCPServer', metadata, spec: { runtime: 'r' } };
-  }
-}
 
 /** Problems with the routes of `namespace`: each resource must have exactly its one correct route, and status naming it. */
 async function routeProblems(namespace: string): Promise<string[]> {
@@ -118,7 +104,7 @@ describe('controller through API server faults', () => {
     let retried = 0;
     const creating = (async () => {
       for (let first = 0; first < total; first += batchSize) {
-        const items = Array.from({ length: Math.min(batchSize, total - first) }, (_, offset) => resourceAt(first + offset, namespace));
+        const items = Array.from({ length: Math.min(batchSize, total - first) }, (_, offset) => mixedResource(first + offset, namespace));
         retried += (await kubectlRetrying(['apply'], { apiVersion: 'v1', kind: 'List', items })) - 1;
         batchesDone++;
       }
@@ -149,7 +135,7 @@ describe('controller through API server faults', () => {
   it('picks up changes after a graceful kube-apiserver restart cuts every watch, without restarting', async () => {
     const namespace = await createNamespace(plane, 'cut');
     const pid = controller.pid;
-    await kubectlOk(plane, ['apply'], resourceAt(0, namespace));
+    await kubectlOk(plane, ['apply'], mixedResource(0, namespace));
     const before = await eventually('route before the restart', () => getJson<HTTPRoute>(['get', 'httproute', 'agent-r-0', '-n', namespace]));
     const apiServerPid = plane.pids['kube-apiserver'];
 
@@ -158,7 +144,7 @@ describe('controller through API server faults', () => {
     expect(() => plane.assertHealthy()).not.toThrow();
 
     // Only the watches can bring these to the controller in time (its resync period is 10 minutes).
-    await kubectlOk(plane, ['apply'], resourceAt(2, namespace));
+    await kubectlOk(plane, ['apply'], mixedResource(2, namespace));
     await kubectlOk(plane, ['patch', 'httproute', 'agent-r-0', '-n', namespace, '--type=json', '-p', '[{"op":"replace","path":"/spec/rules/0/timeouts/request","value":"1s"}]']);
     const created = await eventually('route of an MCPServer created after the restart', () => getJson<HTTPRoute>(['get', 'httproute', 'mcp-r-2', '-n', namespace]), 60_000);
     expect(created.spec.rules![0]!.timeouts).toEqual({ request: '30s' });

@@ -6,7 +6,7 @@ import type { HTTPRoute, KaosResource } from '@kaos/api-types';
 import type { ControlPlane } from './control-plane/index.js';
 import { freePort } from './control-plane/proc.js';
 import { startApp, type AppProcess } from './support/app-process.js';
-import { createNamespace, eventually, kubectlOk, startTestCluster } from './support/cluster.js';
+import { getJson as kubectlJson, createNamespace, eventually, kubectlOk, startTestCluster } from './support/cluster.js';
 
 let plane: ControlPlane;
 let controller: AppProcess;
@@ -44,10 +44,7 @@ afterAll(async () => {
   await plane?.stop();
 });
 
-async function getJson<T>(args: string[]): Promise<T | undefined> {
-  const result = await plane.kubectl([...args, '-o', 'json']);
-  return result.code === 0 ? (JSON.parse(result.stdout) as T) : undefined;
-}
+const getJson = <T>(args: string[]) => kubectlJson<T>(plane, args);
 
 const route = (name: string) => getJson<HTTPRoute>(['get', 'httproute', name, '-n', namespace]);
 const resource = (kind: string, name: string) => getJson<KaosResource>(['get', kind, name, '-n', namespace]);

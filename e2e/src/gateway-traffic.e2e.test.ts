@@ -11,12 +11,11 @@ import type { EchoBody } from './gateway/backend.js';
 import { exposeBackend } from './gateway/endpoints.js';
 import { createNetns, startBackendInNetns, sweepStaleNetns, type Netns, type NetnsBackend } from './gateway/netns.js';
 import { resolveTraefikBinary, startTraefik, TRAEFIK_CONTROLLER_NAME, type Traefik } from './gateway/traefik.js';
-import { startApp, type AppProcess } from './support/app-process.js';
-import { eventually, kubectlOk, kubectlWithManifest, scratchDir } from './support/cluster.js';
-import { chartNodeOptions, installLocalRelease, localAppEnvironments, releaseConfig, releaseNames, serviceAccountKubeconfig, type LocalRelease } from './support/release.js';
+import type { AppProcess } from './support/app-process.js';
+import { eventually, kubectlOk, kubectlWithManifest, runCleanup, scratchDir } from './support/cluster.js';
+import { installLocalRelease, startLocalApps, type LocalRelease } from './support/release.js';
 
 const NAMESPACE = 'my-namespace';
-const names = releaseNames('kaos-operator');
 type Resource = KaosResource & { status?: { gateway?: { url?: string; conditions?: Array<{ type: string; status: string }> } } };
 
 let plane: ControlPlane | undefined;
@@ -58,17 +57,9 @@ beforeAll(async () => {
     'gatewayAPI.gatewayClassName': 'traefik',
     'gatewayAPI.listenerPort': listenerPort,
   });
-  const setup = {
-    webhookHealthPort: await freePort(),
-    controllerHealthPort: await freePort(),
-    webhookKubeconfig: await serviceAccountKubeconfig(plane, release.namespace, names.webhookServiceAccount, join(scratch.dir, 'webhook.kubeconfig')),
-    controllerKubeconfig: await serviceAccountKubeconfig(plane, release.namespace, names.controllerServiceAccount, join(scratch.dir, 'controller.kubeconfig')),
-  };
-  const env = localAppEnvironments(release, await releaseConfig(plane, release), setup);
-  apps.push(startApp('webhook', { ...env.webhook, NODE_OPTIONS: chartNodeOptions('webhook') }, join(scratch.dir, 'webhook.log'), setup.webhookHealthPort));
-  apps.push(startApp('controller', { ...env.controller, NODE_OPTIONS: chartNodeOptions('controller') }, join(scratch.dir, 'controller.log'), setup.controllerHealthPort));
   traefik = await startTraefik({ kubeconfigPath: plane.kubeconfigPath, port: listenerPort, logFile: join(scratch.dir, 'traefik.log'), bin });
-  await Promise.all(apps.map((app) => app.waitReady()));
+  const local = await startLocalApps(plane, release, scratch.dir);
+  apps.push(local.webhook, local.controller);
 
   // The user guide's samples, then one backend per resource behind the Service the route names.
   await kubectlOk(plane, ['apply', '-f', join(repoRoot, 'docs/samples/quickstart.yaml')]);
@@ -90,15 +81,7 @@ afterAll(async () => {
     ['control plane', plane && (() => plane!.stop())],
     ['scratch dir', process.env.E2E_KEEP_LOGS ? async () => void process.stderr.write(`logs kept in ${scratch?.dir}\n`) : scratch?.remove],
   ];
-  const failures: string[] = [];
-  for (const [what, step] of steps) {
-    try {
-      await step?.();
-    } catch (error) {
-      failures.push(`${what}: ${(error as Error).message}`);
-    }
-  }
-  if (failures.length > 0) throw new Error(`cleanup failed: ${failures.join('; ')}`);
+  await runCleanup(steps);
 }, 90_000);
 
 describe('traffic through Traefik to the sample resources', () => {

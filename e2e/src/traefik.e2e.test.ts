@@ -10,7 +10,7 @@ import type { EchoBody } from './gateway/backend.js';
 import { exposeBackend } from './gateway/endpoints.js';
 import { createNetns, startBackendInNetns, sweepStaleNetns, type Netns, type NetnsBackend } from './gateway/netns.js';
 import { resolveTraefikBinary, startTraefik, TRAEFIK_CONTROLLER_NAME, type Traefik } from './gateway/traefik.js';
-import { createNamespace, eventually, kubectlOk, scratchDir, startTestCluster } from './support/cluster.js';
+import { createNamespace, eventually, kubectlOk, runCleanup, scratchDir, startTestCluster } from './support/cluster.js';
 
 const GATEWAY = { name: 'kaos-gateway', namespace: 'kaos-system', className: 'traefik-e2e' };
 
@@ -117,15 +117,7 @@ describe('Traefik serving a Gateway on the e2e control plane', () => {
       // E2E_KEEP_LOGS=1 keeps the Traefik and backend logs for a look after a failure.
       ['scratch dir', process.env.E2E_KEEP_LOGS ? async () => void process.stderr.write(`logs kept in ${scratch?.dir}\n`) : scratch?.remove],
     ];
-    const failures: string[] = [];
-    for (const [what, step] of steps) {
-      try {
-        await step?.();
-      } catch (error) {
-        failures.push(`${what}: ${(error as Error).message}`);
-      }
-    }
-    if (failures.length > 0) throw new Error(`cleanup failed: ${failures.join('; ')}`);
+    await runCleanup(steps);
   }, 60_000);
 
   it('has the GatewayClass accepted and the Gateway programmed with the status address', async () => {

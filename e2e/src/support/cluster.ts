@@ -1,6 +1,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { KaosResource } from '@kaos/api-types';
 import { gatewayApiBundlePath, repoRoot, startControlPlane, type ControlPlane, type KubectlResult } from '../control-plane/index.js';
 
 /** The CRDs the chart ships (generated from libs/api-types). */
@@ -62,4 +63,36 @@ export async function scratchDir(): Promise<{ dir: string; file: (name: string, 
     },
     remove: () => rm(dir, { recursive: true, force: true }),
   };
+}
+
+/** `kubectl get ... -o json` parsed, or undefined when kubectl fails (e.g. NotFound). */
+export async function getJson<T>(plane: Pick<ControlPlane, 'kubectl'>, args: string[]): Promise<T | undefined> {
+  const result = await plane.kubectl([...args, '-o', 'json']);
+  return result.code === 0 ? (JSON.parse(result.stdout) as T) : undefined;
+}
+
+/** Resource number `index` of a mixed batch: Agents, ModelAPIs and MCPServers in turn, named `r-{index}`. */
+export function mixedResource(index: number, namespace: string): KaosResource {
+  const metadata = { name: `r-${index}`, namespace };
+  switch (index % 3) {
+    case 0:
+      return { apiVersion: 'kaos.tools/v1alpha1', kind: 'Agent', metadata, spec: { modelAPI: 'm' } };
+    case 1:
+      return { apiVersion: 'kaos.tools/v1alpha1', kind: 'ModelAPI', metadata, spec: { mode: 'Proxy', proxyConfig: { models: ['x'] } } };
+    default:
+      return { apiVersion: 'kaos.tools/v1alpha1', kind: 'MCPServer', metadata, spec: { runtime: 'r' } };
+  }
+}
+
+/** Runs every cleanup step even when one fails, so no process, namespace or veth is left; then reports the failures. */
+export async function runCleanup(steps: Array<[string, (() => Promise<unknown>) | undefined]>): Promise<void> {
+  const failures: string[] = [];
+  for (const [what, step] of steps) {
+    try {
+      await step?.();
+    } catch (error) {
+      failures.push(`${what}: ${(error as Error).message}`);
+    }
+  }
+  if (failures.length > 0) throw new Error(`cleanup failed: ${failures.join('; ')}`);
 }

@@ -7,6 +7,8 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { repoRoot, type KubectlResult } from '../control-plane/index.js';
+import { freePort } from '../control-plane/proc.js';
+import { startApp, type AppProcess } from './app-process.js';
 
 /** What the release helpers need from a cluster: the admin kubeconfig, the binaries, kubectl. */
 export interface KubeTarget {
@@ -182,4 +184,29 @@ export function startDetachedApp(app: 'webhook' | 'controller', env: Record<stri
   } finally {
     closeSync(out);
   }
+}
+
+/**
+ * Starts the webhook and the controller of a local-mode release as the chart would run them (its
+ * ConfigMap, its service-account tokens, its NODE_OPTIONS), logging into `directory`; waits until both are ready.
+ */
+export async function startLocalApps(target: KubeTarget, release: LocalRelease, directory: string): Promise<{ webhook: AppProcess; controller: AppProcess }> {
+  const names = releaseNames(release.release);
+  const setup = {
+    webhookHealthPort: await freePort(),
+    controllerHealthPort: await freePort(),
+    webhookKubeconfig: await serviceAccountKubeconfig(target, release.namespace, names.webhookServiceAccount, join(directory, 'webhook.kubeconfig')),
+    controllerKubeconfig: await serviceAccountKubeconfig(target, release.namespace, names.controllerServiceAccount, join(directory, 'controller.kubeconfig')),
+  };
+  const env = localAppEnvironments(release, await releaseConfig(target, release), setup);
+  const stamp = Date.now();
+  const webhook = startApp('webhook', { ...env.webhook, NODE_OPTIONS: chartNodeOptions('webhook') }, join(directory, `webhook-${stamp}.log`), setup.webhookHealthPort);
+  const controller = startApp('controller', { ...env.controller, NODE_OPTIONS: chartNodeOptions('controller') }, join(directory, `controller-${stamp}.log`), setup.controllerHealthPort);
+  try {
+    await Promise.all([webhook.waitReady(), controller.waitReady()]);
+  } catch (error) {
+    await Promise.all([webhook.stop(), controller.stop()]);
+    throw error;
+  }
+  return { webhook, controller };
 }
