@@ -123,6 +123,7 @@ describe('helm install, upgrade and uninstall of charts/kaos-operator', () => {
     ['controller', 'get gateways.gateway.networking.k8s.io/kaos-gateway -n kaos-system', 'yes'],
     ['controller', 'get gateways.gateway.networking.k8s.io/other -n kaos-system', 'no'],
     ['controller', 'list gateways.gateway.networking.k8s.io -n kaos-system', 'no'],
+    ['controller', 'get gateways.gateway.networking.k8s.io/kaos-gateway -n default', 'no'],
     ['controller', 'update leases.coordination.k8s.io/kaos-operator-controller-leader -n kaos-system', 'yes'],
     ['controller', 'update leases.coordination.k8s.io/someone-else -n kaos-system', 'no'],
     ['controller', 'get secrets -A', 'no'],

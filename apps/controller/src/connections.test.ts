@@ -1,4 +1,4 @@
-import { describe, expect, it } from '@jest/globals';
+import { describe, expect, it, jest } from '@jest/globals';
 import { HttpMethod, KubeConfig, RequestContext } from '@kubernetes/client-node';
 import { reuseConnections } from './connections.js';
 
@@ -39,15 +39,24 @@ describe('reuseConnections', () => {
     expect(context.getHeaders()).toMatchObject({ Authorization: 'Bearer t' });
   });
 
-  it('switches to a new dispatcher when the TLS settings change, closing the old one', async () => {
-    const config = kubeConfig({ certData: Buffer.from('cert-1').toString('base64'), keyData: Buffer.from('key').toString('base64') });
-    reuseConnections(config);
-    const first = (await dispatcherOf(config)) as { closed: boolean };
-    (config.users[0] as { certData?: string }).certData = Buffer.from('cert-2').toString('base64');
-    const second = await dispatcherOf(config);
-    expect(second).not.toBe(first);
-    expect(await dispatcherOf(config)).toBe(second);
-    await new Promise((resolve) => setImmediate(resolve));
-    expect(first.closed).toBe(true);
+  it('switches to a new dispatcher when the TLS settings change, closing the old one after a grace period', async () => {
+    jest.useFakeTimers({ doNotFake: ['setImmediate', 'nextTick', 'queueMicrotask'] });
+    try {
+      const config = kubeConfig({ certData: Buffer.from('cert-1').toString('base64'), keyData: Buffer.from('key').toString('base64') });
+      reuseConnections(config);
+      const first = (await dispatcherOf(config)) as { closed: boolean };
+      (config.users[0] as { certData?: string }).certData = Buffer.from('cert-2').toString('base64');
+      const second = await dispatcherOf(config);
+      expect(second).not.toBe(first);
+      expect(await dispatcherOf(config)).toBe(second);
+      // Requests that already chose the old pool can still use it.
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(first.closed).toBe(false);
+      jest.advanceTimersByTime(60_000);
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(first.closed).toBe(true);
+    } finally {
+      jest.useRealTimers();
+    }
   });
 });

@@ -15,9 +15,17 @@ interface Closable {
 
 type CreateDispatcher = (cluster: unknown, agentOptions: unknown) => Closable | undefined;
 
+/** How long a replaced connection pool stays open for requests that already chose it. */
+const REPLACED_POOL_GRACE_MS = 60_000;
+
 /** A stable digest of the dispatcher settings (CA, client certificate and key, TLS flags). */
 function fingerprint(options: unknown): string {
-  const text = JSON.stringify(options, (_key, value: unknown) => (Buffer.isBuffer(value) ? value.toString('base64') : value));
+  // The replacer sees a Buffer only through its holder: JSON.stringify has already applied
+  // Buffer#toJSON (an array of numbers, 4x the PEM) to `value`.
+  const text = JSON.stringify(options, function (this: Record<string, unknown>, key: string, value: unknown) {
+    const original = this[key];
+    return Buffer.isBuffer(original) ? original.toString('base64') : value;
+  });
   return createHash('sha256').update(text ?? '').digest('hex');
 }
 
@@ -38,7 +46,9 @@ export function reuseConnections(kubeConfig: KubeConfig): boolean {
     if (current?.key === key) return current.dispatcher;
     const replaced = current?.dispatcher;
     current = { key, dispatcher: create(cluster, agentOptions) };
-    void replaced?.close?.().catch(() => undefined);
+    // Requests that already picked the old pool use it after a few more awaits; a closed undici
+    // dispatcher would throw for them, so it closes only after they have had time to finish.
+    if (replaced) setTimeout(() => void replaced.close?.().catch(() => undefined), REPLACED_POOL_GRACE_MS).unref();
     return current.dispatcher;
   };
   return true;

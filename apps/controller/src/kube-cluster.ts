@@ -221,6 +221,8 @@ export function createKubeCluster(kubeConfig: KubeConfig, config: RoutingConfig,
     const onObject = (object: KubernetesObject) => enqueue(resourceKey(definition.kind, object.metadata?.namespace ?? '', object.metadata?.name ?? ''));
     informer.on('add', onObject);
     informer.on('update', onObject);
+    // A deleted resource needs no API call, but its reconcile forgets what was logged about it.
+    informer.on('delete', onObject);
     resourceInformers.set(definition.kind, informer);
     // After a restart the cache is relisted: requeue everything so missed events are repaired.
     supervisors.push(supervise(definition.plural, informer, logger, { resync: () => informer.list().forEach(onObject), restarted: restarted(definition.plural) }));

@@ -146,8 +146,23 @@ describe('names the troubleshooting guide uses', () => {
     const gatewayRules = rulesOf(objects, 'ClusterRole', 'kaos-operator-kaos-operator').filter((rule) => rule.apiGroups.includes('gateway.networking.k8s.io'));
     expect(gatewayRules).toEqual([
       { apiGroups: ['gateway.networking.k8s.io'], resources: ['httproutes'], verbs: ['get', 'list', 'watch', 'create', 'patch', 'delete'] },
-      { apiGroups: ['gateway.networking.k8s.io'], resources: ['gateways'], resourceNames: ['kaos-gateway'], verbs: ['get', 'list', 'watch'] },
     ]);
+  });
+
+  it.each([
+    ['disabled: no Gateway access', {}, undefined],
+    ['enabled: the Gateway in the release namespace', ENABLED, 'kaos-system'],
+    ['existing Gateway: only that name, only in its namespace', EXISTING_GATEWAY, 'gateway-ns'],
+  ])('%s', (_name, values, namespace) => {
+    const objects = render(setArgs(values));
+    const roles = objects.filter((object) => object.kind === 'Role' && object.metadata.name === 'kaos-operator-controller-gateway');
+    if (namespace === undefined) {
+      expect(roles).toEqual([]);
+      return;
+    }
+    const gatewayName = (values as Record<string, unknown>)['gatewayAPI.gatewayName'] ?? 'kaos-gateway';
+    expect(roles).toEqual([expect.objectContaining({ metadata: expect.objectContaining({ namespace }), rules: [{ apiGroups: ['gateway.networking.k8s.io'], resources: ['gateways'], resourceNames: [gatewayName], verbs: ['get', 'list', 'watch'] }] })]);
+    expect(find(objects, 'RoleBinding', 'kaos-operator-controller-gateway')).toMatchObject({ metadata: { namespace }, subjects: [{ name: 'kaos-operator-controller', namespace: 'kaos-system' }] });
   });
 
   it('the webhook is its own Deployment and Service, two replicas and a PodDisruptionBudget', () => {
@@ -254,7 +269,7 @@ describe('RBAC is least privilege', () => {
 
   it('binds each role to its own service account', () => {
     const bindings = objects.filter((object) => object.kind.endsWith('Binding'));
-    expect(bindings.length).toBe(4);
+    expect(bindings.length).toBe(5);
     for (const binding of bindings) {
       const subjects = binding.subjects as Array<{ name: string }>;
       const expected = binding.metadata.name.includes('webhook') ? 'kaos-operator-webhook' : 'kaos-operator-controller';
