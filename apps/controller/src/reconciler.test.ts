@@ -27,6 +27,7 @@ function fakeCluster(
   const writes: string[] = [];
   const reads: string[] = [];
   const events: string[] = [];
+  const refusedCreates: string[] = [];
   let statusWritten: GatewayStatus | undefined | 'none' = 'none';
   let uids = 0;
   const store = (route: HTTPRoute) => {
@@ -52,7 +53,10 @@ function fakeCluster(
     createRoute: async (route) => {
       if (options.gatewayApi === false) throw new GatewayApiMissingError('no CRDs');
       if (options.failCreate) throw new Error('connection refused');
-      if (routes.has(`${route.metadata.namespace}/${route.metadata.name}`)) return undefined;
+      if (routes.has(`${route.metadata.namespace}/${route.metadata.name}`)) {
+        refusedCreates.push(route.metadata.name ?? '');
+        return undefined;
+      }
       writes.push(`create ${route.metadata.name}`);
       return store(route);
     },
@@ -76,7 +80,7 @@ function fakeCluster(
     },
     event: (_target, type, reason) => void events.push(`${type} ${reason}`),
   };
-  return { cluster, routes, writes, reads, events, status: () => statusWritten };
+  return { cluster, routes, writes, reads, events, refusedCreates, status: () => statusWritten };
 }
 
 const ready = (status: GatewayStatus | undefined | 'none') => (status === 'none' ? undefined : status?.conditions?.find((c) => c.type === 'RouteReady'));
@@ -134,6 +138,21 @@ describe('reconcile', () => {
     expect(fake.routes.get('prod/agent-a')).toEqual(foreign);
     expect(ready(fake.status())).toMatchObject({ status: 'False', reason: 'RouteConflict' });
     expect(fake.events).toEqual(['Warning RouteConflict']);
+  });
+
+  it('after a foreign route refused its create, reads instead of creating again, and creates once the foreign route is gone', async () => {
+    const foreign: HTTPRoute = { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute', metadata: { name: 'agent-a', namespace: 'prod', uid: 'x' }, spec: { rules: [] } };
+    const fake = fakeCluster(agent(), { routes: [foreign] });
+    const reconcile = createReconciler(fake.cluster, config, { now });
+    await reconcile('Agent/prod/a');
+    await reconcile('Agent/prod/a');
+    expect(fake.refusedCreates).toEqual(['agent-a']);
+    expect(fake.reads).toEqual(['get agent-a', 'get agent-a']);
+    fake.routes.delete('prod/agent-a');
+    await expect(reconcile('Agent/prod/a')).rejects.toThrow('retrying');
+    await reconcile('Agent/prod/a');
+    expect(fake.writes).toContain('create agent-a');
+    expect(ready(fake.status())).not.toMatchObject({ reason: 'RouteConflict' });
   });
 
   it('deletes its route when the Agent stops being exposed', async () => {

@@ -117,6 +117,8 @@ export function createReconciler(cluster: Cluster, config: RoutingConfig, option
   // Why each resource last had no route, as logged: a state that persists (a foreign route, missing
   // CRDs rechecked every 30 s) is logged once per process, not on every recheck.
   const loggedProblems = new Map<string, string>();
+  // Keys whose route name a foreign route holds: a create would only be refused again, so read instead.
+  const foreignRouteKeys = new Set<string>();
   const fieldsOf = (resource: KaosResource, route: string) => ({ kind: resource.kind, namespace: resource.metadata.namespace, name: resource.metadata.name, route });
   /** A warn line "HTTPRoute not created: <why>", once per resource and reason. */
   function notCreated(key: string, resource: KaosResource, route: string, reason: RouteReason, message: string) {
@@ -157,6 +159,7 @@ export function createReconciler(cluster: Cluster, config: RoutingConfig, option
     // Gone or going: the garbage collector removes the route through its owner reference.
     if (!resource || resource.metadata.deletionTimestamp) {
       loggedProblems.delete(key);
+      foreignRouteKeys.delete(key);
       return;
     }
 
@@ -167,7 +170,7 @@ export function createReconciler(cluster: Cluster, config: RoutingConfig, option
     let live: HTTPRoute | undefined = cluster.cachedRoute(parsed.namespace, name);
     let created = false;
     try {
-      if (!live && wanted) {
+      if (!live && wanted && !foreignRouteKeys.has(key)) {
         // Not in the cache: most likely a new route. A create is one call where a read followed by
         // a write would be two, and it fails when any route of that name exists, foreign ones included.
         try {
@@ -182,6 +185,8 @@ export function createReconciler(cluster: Cluster, config: RoutingConfig, option
         created = live !== undefined;
       }
       live ??= await cluster.getRoute(parsed.namespace, name);
+      // The foreign route is gone: the retry below creates ours.
+      if (!live) foreignRouteKeys.delete(key);
     } catch (error) {
       if (!(error instanceof GatewayApiMissingError)) throw error;
       if (!config.gatewayApiEnabled) {
@@ -213,6 +218,7 @@ export function createReconciler(cluster: Cluster, config: RoutingConfig, option
     }
 
     if (live && !isOwnedBy(live, resource)) {
+      foreignRouteKeys.add(key);
       const message = `HTTPRoute ${parsed.namespace}/${name} exists and is not managed by KAOS for this ${resource.kind}; it is left untouched`;
       notCreated(key, resource, name, ROUTE_REASONS.RouteConflict, `route conflict: ${message}`);
       if (routeReadyReason(resource) !== ROUTE_REASONS.RouteConflict) {
