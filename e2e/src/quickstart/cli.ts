@@ -23,6 +23,7 @@ import type { KaosResource } from '@kaos/api-types';
 import { isAlive, repoRoot, runDir, runKubectl, terminate } from '../control-plane/index.js';
 import { freePort } from '../control-plane/proc.js';
 import { exposeBackend } from '../gateway/endpoints.js';
+import { kubectlOk } from '../support/cluster.js';
 import { createNetns, removeNetns, startBackendInNetns } from '../gateway/netns.js';
 import { buildTraefikScript, resolveTraefikBinary, startTraefik, TRAEFIK_CONTROLLER_NAME } from '../gateway/traefik.js';
 import {
@@ -141,12 +142,6 @@ async function waitReady(app: App, state: AppState, timeoutMs = 60_000): Promise
   throw new Error(`the ${app} did not become ready (log ${state.logFile}):\n${tail}`);
 }
 
-async function kubectlOk(target: KubeTarget, args: string[], input?: string): Promise<string> {
-  const result = await target.kubectl(args, { timeoutMs: 120_000, ...(input === undefined ? {} : { input }) });
-  if (result.code !== 0) throw new Error(`kubectl ${args.join(' ')} failed: ${result.stderr}${result.stdout}`);
-  return result.stdout;
-}
-
 /** Whether `port` on 127.0.0.1 can be bound (the user guide's curl uses port 80). */
 function canListen(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -198,7 +193,7 @@ async function up(): Promise<void> {
   if (!Number.isInteger(gatewayPort) || gatewayPort < 1 || gatewayPort > 65535) throw new Error(`--gateway-port must be a port number, not ${requestedPort}`);
 
   // The GatewayClass belongs to the Gateway implementation (Traefik), the Gateway to the chart.
-  await kubectlOk(target, ['apply', '-f', '-'], JSON.stringify({ apiVersion: 'gateway.networking.k8s.io/v1', kind: 'GatewayClass', metadata: { name: 'traefik' }, spec: { controllerName: TRAEFIK_CONTROLLER_NAME } }));
+  await kubectlOk(target, ['apply'], { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'GatewayClass', metadata: { name: 'traefik' }, spec: { controllerName: TRAEFIK_CONTROLLER_NAME } });
   log(`helm upgrade --install ${release.release} charts/kaos-operator -n ${release.namespace} (local mode, gatewayAPI.enabled=true, createGateway=true, listenerPort=${gatewayPort})`);
   await installLocalRelease(target, release, { 'gatewayAPI.enabled': true, 'gatewayAPI.createGateway': true, 'gatewayAPI.gatewayClassName': 'traefik', 'gatewayAPI.listenerPort': gatewayPort });
 
