@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Build the local control-plane binaries (kube-apiserver, kube-controller-manager,
-# kubectl, etcd, helm) from the Go module proxy, using the tools module in
+# Build the local control-plane and node binaries (kube-apiserver, kube-controller-manager,
+# kubectl, kube-scheduler, kubelet, kube-proxy, etcd, helm) from the Go module proxy, using the tools module in
 # e2e/tools, into a cache outside the repo keyed by their versions:
 #
 #   ${KAOS_E2E_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kaos-e2e}/<key>/bin
@@ -89,6 +89,9 @@ targets=(
   "kube-apiserver|k8s.io/kubernetes/cmd/kube-apiserver|$k8s_ldflags"
   "kube-controller-manager|k8s.io/kubernetes/cmd/kube-controller-manager|$k8s_ldflags"
   "kubectl|k8s.io/kubernetes/cmd/kubectl|$k8s_ldflags"
+  "kube-scheduler|k8s.io/kubernetes/cmd/kube-scheduler|$k8s_ldflags"
+  "kubelet|k8s.io/kubernetes/cmd/kubelet|$k8s_ldflags"
+  "kube-proxy|k8s.io/kubernetes/cmd/kube-proxy|$k8s_ldflags"
   "etcd|go.etcd.io/etcd/server/v3|$etcd_ldflags"
   "helm|helm.sh/helm/v3/cmd/helm|$helm_ldflags"
 )

@@ -59,6 +59,30 @@ async function signedCert(
   return { cert, key };
 }
 
+/** Client certificates of the node's components and of the API server toward the kubelet. */
+export interface NodeClientCerts {
+  kubelet: { cert: string; key: string };
+  kubeProxy: { cert: string; key: string };
+  kubeScheduler: { cert: string; key: string };
+  apiserverKubeletClient: { cert: string; key: string };
+}
+
+/**
+ * Signs, with the plane's CA in `certs`, the client certificates a node needs: the kubelet's
+ * (`system:node:<name>` in `system:nodes`, what the Node authorizer expects), kube-proxy's and
+ * kube-scheduler's (bound by the default RBAC policy), and the API server's toward the kubelet.
+ */
+export async function generateNodeClientCerts(certs: ControlPlaneCerts, nodeName: string, dir = certs.dir): Promise<NodeClientCerts> {
+  const ca = { cert: certs.caCert, key: certs.caKey };
+  const clientExt = ['basicConstraints=CA:FALSE', 'keyUsage=critical,digitalSignature,keyEncipherment', 'extendedKeyUsage=clientAuth'];
+  return {
+    kubelet: await signedCert(dir, 'kubelet', `/O=system:nodes/CN=system:node:${nodeName}`, clientExt, ca),
+    kubeProxy: await signedCert(dir, 'kube-proxy', '/CN=system:kube-proxy', clientExt, ca),
+    kubeScheduler: await signedCert(dir, 'kube-scheduler', '/CN=system:kube-scheduler', clientExt, ca),
+    apiserverKubeletClient: await signedCert(dir, 'apiserver-kubelet-client', '/O=system:masters/CN=kube-apiserver-kubelet-client', clientExt, ca),
+  };
+}
+
 /** Generate CA, API server serving cert, admin + controller-manager client certs and SA key pair in `dir`. */
 export async function generateCerts(dir: string, extraSans: string[] = []): Promise<ControlPlaneCerts> {
   const caKey = await ecKey(dir, 'ca.key');

@@ -13,14 +13,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-import { generateCerts, type ControlPlaneCerts } from './certs.js';
+import { generateCerts, generateNodeClientCerts, type ControlPlaneCerts } from './certs.js';
 import { get, type TlsClientFiles } from './http.js';
 import { resolveBinDir } from './paths.js';
 import { freePort, isAlive, startComponent, tail, terminate, type Component } from './proc.js';
 
 export { cacheRoot, gatewayApiBundlePath, runDir, buildToolsScript, repoRoot } from './paths.js';
 
-export type ComponentName = 'etcd' | 'kube-apiserver' | 'kube-controller-manager';
+export type ComponentName = 'etcd' | 'kube-apiserver' | 'kube-controller-manager' | 'kube-scheduler';
 
 export interface StartControlPlaneOptions {
   /** Directory with etcd, kube-apiserver, kube-controller-manager, kubectl. Default: $KAOS_E2E_BIN_DIR or build-tools.sh. */
@@ -38,6 +38,12 @@ export interface StartControlPlaneOptions {
   /** Timeout for etcd, /readyz and the controller manager to come up. Default 90 s. */
   readyTimeoutMs?: number;
   log?: (msg: string) => void;
+  /**
+   * Serve a real node (e2e/src/node): the API server binds and advertises this address (a bridge
+   * that must already exist, so pods reach it through the `kubernetes` Service), can call kubelets
+   * with a client certificate, and a kube-scheduler runs. Default: loopback only, no scheduler.
+   */
+  nodeNetwork?: { address: string; nodeName: string };
 }
 
 export interface KubectlResult {
@@ -114,7 +120,8 @@ export async function startControlPlane(opts: StartControlPlaneOptions = {}): Pr
   }
 }
 
-function kubeconfigYaml(server: string, certs: ControlPlaneCerts, user: string, cert: Buffer, key: Buffer, ca: Buffer): string {
+/** A kubeconfig for one client certificate of this plane. */
+export function kubeconfigYaml(server: string, certs: ControlPlaneCerts, user: string, cert: Buffer, key: Buffer, ca: Buffer): string {
   const b64 = (b: Buffer): string => b.toString('base64');
   return [
     'apiVersion: v1',
@@ -175,7 +182,7 @@ async function startOnce(binDir: string, opts: StartControlPlaneOptions, log: (m
     stopped = true;
     if (exitHook) process.off('exit', exitHook);
     // Controller manager and API server first, etcd last.
-    const order: ComponentName[] = ['kube-controller-manager', 'kube-apiserver', 'etcd'];
+    const order: ComponentName[] = ['kube-scheduler', 'kube-controller-manager', 'kube-apiserver', 'etcd'];
     for (const name of order) {
       const c = components.find((x) => x.name === name);
       if (!c) continue;
@@ -221,11 +228,14 @@ async function startOnce(binDir: string, opts: StartControlPlaneOptions, log: (m
 
   try {
     const t0 = Date.now();
-    const certs = await generateCerts(certsDir);
+    const node = opts.nodeNetwork;
+    const apiAddress = node?.address ?? '127.0.0.1';
+    const certs = await generateCerts(certsDir, node ? [`IP:${node.address}`] : []);
+    const nodeCerts = node ? await generateNodeClientCerts(certs, node.nodeName) : undefined;
     const [etcdClientPort, etcdPeerPort, apiPort] = [await freePort(), await freePort(), await freePort()];
     const etcdUrl = `http://127.0.0.1:${etcdClientPort}`;
     const peerUrl = `http://127.0.0.1:${etcdPeerPort}`;
-    const server = `https://127.0.0.1:${apiPort}`;
+    const server = `https://${apiAddress}:${apiPort}`;
 
     // --- etcd
     launch('etcd', [
@@ -248,8 +258,8 @@ async function startOnce(binDir: string, opts: StartControlPlaneOptions, log: (m
     launch('kube-apiserver', [
         `--etcd-servers=${etcdUrl}`,
         `--secure-port=${apiPort}`,
-        '--bind-address=127.0.0.1',
-        '--advertise-address=127.0.0.1',
+        `--bind-address=${apiAddress}`,
+        `--advertise-address=${apiAddress}`,
         `--tls-cert-file=${certs.servingCert}`,
         `--tls-private-key-file=${certs.servingKey}`,
         `--cert-dir=${certsDir}`,
@@ -261,8 +271,10 @@ async function startOnce(binDir: string, opts: StartControlPlaneOptions, log: (m
         `--service-account-key-file=${certs.serviceAccountPub}`,
         `--service-account-signing-key-file=${certs.serviceAccountKey}`,
         '--service-cluster-ip-range=10.0.0.0/24',
-        // No Endpoints for the "kubernetes" Service: the API server rejects its own loopback address there.
-        '--endpoint-reconciler-type=none',
+        ...(nodeCerts
+          ? [`--kubelet-client-certificate=${nodeCerts.apiserverKubeletClient.cert}`, `--kubelet-client-key=${nodeCerts.apiserverKubeletClient.key}`]
+          : // No Endpoints for the "kubernetes" Service: the API server rejects its own loopback address there.
+            ['--endpoint-reconciler-type=none']),
         '--allow-privileged=true',
         '--profiling=false',
     ]);
@@ -304,14 +316,30 @@ async function startOnce(binDir: string, opts: StartControlPlaneOptions, log: (m
     );
     // What "ready again" means after a restart. The controller manager has no health port here
     // (--secure-port=0): it counts as ready once it has stayed up for a second.
+    const upForASecond = async (): Promise<boolean> => {
+      await sleep(1_000);
+      return true;
+    };
     const readiness: Record<ComponentName, () => Promise<boolean>> = {
       etcd: etcdReady,
       'kube-apiserver': apiServerReady,
-      'kube-controller-manager': async () => {
-        await sleep(1_000);
-        return true;
-      },
+      'kube-controller-manager': upForASecond,
+      'kube-scheduler': upForASecond,
     };
+    if (nodeCerts) {
+      const [schedulerCert, schedulerKey] = await Promise.all([readFile(nodeCerts.kubeScheduler.cert), readFile(nodeCerts.kubeScheduler.key)]);
+      const schedulerKubeconfig = join(workDir, 'kube-scheduler.kubeconfig');
+      await writeFile(schedulerKubeconfig, kubeconfigYaml(server, certs, 'system:kube-scheduler', schedulerCert, schedulerKey, caPem), { mode: 0o600 });
+      launch('kube-scheduler', [
+        `--kubeconfig=${schedulerKubeconfig}`,
+        `--authentication-kubeconfig=${schedulerKubeconfig}`,
+        `--authorization-kubeconfig=${schedulerKubeconfig}`,
+        '--leader-elect=false',
+        '--bind-address=127.0.0.1',
+        `--secure-port=${await freePort()}`,
+      ]);
+      log(`kube-scheduler pid ${components[3]?.pid}`);
+    }
     log(`control plane ready after ${Date.now() - t0}ms`);
 
     const kubectl = (args: string[], kopts: { input?: string; timeoutMs?: number } = {}): Promise<KubectlResult> =>
