@@ -272,7 +272,12 @@ async function startOnce(binDir: string, opts: StartControlPlaneOptions, log: (m
         `--service-account-signing-key-file=${certs.serviceAccountKey}`,
         '--service-cluster-ip-range=10.0.0.0/24',
         ...(nodeCerts
-          ? [`--kubelet-client-certificate=${nodeCerts.apiserverKubeletClient.cert}`, `--kubelet-client-key=${nodeCerts.apiserverKubeletClient.key}`]
+          ? [
+              `--kubelet-client-certificate=${nodeCerts.apiserverKubeletClient.cert}`,
+              `--kubelet-client-key=${nodeCerts.apiserverKubeletClient.key}`,
+              // No DNS here: reach the kubelet (logs, exec, port-forward) by its node IP, not its name.
+              '--kubelet-preferred-address-types=InternalIP,Hostname',
+            ]
           : // No Endpoints for the "kubernetes" Service: the API server rejects its own loopback address there.
             ['--endpoint-reconciler-type=none']),
         '--allow-privileged=true',

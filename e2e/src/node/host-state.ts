@@ -159,6 +159,8 @@ export interface RestoreReport {
   sysctls: string[];
   iptablesCommands: number;
   iptablesFailures: string[];
+  /** Tables created since the snapshot and deleted once empty (`ip mangle`). */
+  tables: string[];
   netns: string[];
   paths: string[];
 }
@@ -169,7 +171,7 @@ export interface RestoreReport {
  * paths that did not exist before removed (only when empty of mounts; the caller unmounts first).
  */
 export async function restoreHost(snapshot: HostSnapshot, log: (message: string) => void = () => {}): Promise<RestoreReport> {
-  const report: RestoreReport = { sysctls: [], iptablesCommands: 0, iptablesFailures: [], netns: [], paths: [] };
+  const report: RestoreReport = { sysctls: [], iptablesCommands: 0, iptablesFailures: [], tables: [], netns: [], paths: [] };
   for (const name of listNetns()) {
     if (snapshot.netns.includes(name)) continue;
     try {
@@ -191,6 +193,21 @@ export async function restoreHost(snapshot: HostSnapshot, log: (message: string)
         await run(tool, ['-w', '5', '-t', table, ...args]);
       } catch (error) {
         report.iptablesFailures.push(`${tool} -t ${table} ${args.join(' ')}: ${(error as Error).message.split('\n')[0]}`);
+      }
+    }
+  }
+  // iptables-nft keeps a table it created even when emptied; drop the ones that were not there.
+  for (const family of ['ip', 'ip6'] as const) {
+    const before = snapshot.iptables[family];
+    const after = before ? await iptablesSave(family) : undefined;
+    if (!before || !after) continue;
+    for (const [table, now] of Object.entries(after)) {
+      if (before[table] || now.rules.length > 0 || now.chains.length !== now.builtins.length) continue;
+      try {
+        await run('nft', ['delete', 'table', family, table]);
+        report.tables.push(`${family} ${table}`);
+      } catch (error) {
+        log(`could not delete the empty table ${family} ${table}: ${(error as Error).message.split('\n')[0]}`);
       }
     }
   }

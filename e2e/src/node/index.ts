@@ -175,6 +175,11 @@ async function bridgeExists(): Promise<boolean> {
   return existsSync(`/sys/class/net/${BRIDGE.name}`);
 }
 
+/** Deletes the node's bridge if it exists. */
+export async function deleteBridge(log: (message: string) => void = () => {}): Promise<void> {
+  if (await bridgeExists()) await run('ip', ['link', 'delete', BRIDGE.name]).catch((error: Error) => log(`could not delete ${BRIDGE.name}: ${error.message}`));
+}
+
 /** The pieces of a node that are ready before the control plane starts. */
 export interface NodeNetwork {
   owner: NodeOwner;
@@ -253,8 +258,8 @@ export interface RealNode {
   ctr(args: string[]): Promise<{ code: number; stdout: string; stderr: string }>;
   /** Imports more image archives (e.g. a rebuilt app). */
   importImages(images: NodeImage[]): Promise<void>;
-  /** Deletes the pods, stops the components, and puts the host back as it was. Idempotent. */
-  stop(): Promise<void>;
+  /** Deletes the pods, stops the components, and puts the host back as it was (the bridge too, unless keepBridge). Idempotent. */
+  stop(options?: { keepBridge?: boolean }): Promise<void>;
 }
 
 /** `ctr -n k8s.io --address <socket> ...`, never rejecting. */
@@ -493,10 +498,10 @@ export async function startNode(cp: ControlPlane, network: NodeNetwork, options:
       components: state.components,
       ctr: (args) => ctrAt(socket, args),
       importImages,
-      async stop() {
+      async stop(stopOptions = {}) {
         if (stopped) return;
         stopped = true;
-        await stopNodeFromState(readNodeState() ?? state, cp, log);
+        await stopNodeFromState(readNodeState() ?? state, cp, log, stopOptions);
       },
     };
   } catch (error) {
@@ -527,7 +532,12 @@ function shimPids(socket: string): number[] {
  * released, kubepods cgroups removed, and the recorded host state restored. Idempotent; used by
  * RealNode.stop, by `down`, and to clean up after a run that died.
  */
-export async function stopNodeFromState(state: NodeState, cp: Pick<ControlPlane, 'kubectl'> | undefined, log: (message: string) => void = () => {}): Promise<void> {
+export async function stopNodeFromState(
+  state: NodeState,
+  cp: Pick<ControlPlane, 'kubectl'> | undefined,
+  log: (message: string) => void = () => {},
+  options: { keepBridge?: boolean } = {},
+): Promise<void> {
   const running = (name: string): NodeComponentState | undefined => state.components.find((c) => c.name === name && isAlive(c.pid, c.bin));
   const socket = state.containerdSocket;
   if (cp && running('kubelet') && running('containerd')) {
@@ -570,8 +580,9 @@ export async function stopNodeFromState(state: NodeState, cp: Pick<ControlPlane,
   for (const root of kubepodsCgroups().filter((path) => !state.cgroupsBefore.includes(path))) removeCgroupTree(root);
   const report = await restoreHost(state.snapshot, log);
   if (report.iptablesFailures.length > 0) log(`iptables cleanup failures:\n${report.iptablesFailures.join('\n')}`);
-  log(`host restored: ${report.iptablesCommands} iptables commands, sysctls [${report.sysctls.join(', ')}], netns [${report.netns.join(', ')}], paths [${report.paths.join(', ')}]`);
-  if (state.bridgeCreated && (await bridgeExists())) await run('ip', ['link', 'delete', BRIDGE.name]).catch((error: Error) => log(`could not delete ${BRIDGE.name}: ${error.message}`));
+  log(`host restored: ${report.iptablesCommands} iptables commands, tables [${report.tables.join(', ')}], sysctls [${report.sysctls.join(', ')}], netns [${report.netns.join(', ')}], paths [${report.paths.join(', ')}]`);
+  // The API server listens on the bridge: with keepBridge the caller deletes it after stopping the plane.
+  if (state.bridgeCreated && !options.keepBridge) await deleteBridge(log);
   // The work directory holds the containerd content store (large); remove all but the logs.
   for (const dir of ['containerd', 'kubelet', 'cni', 'pod-logs']) {
     const path = join(state.workDir, dir);

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the local node and the image build need (see docs/helm.md,
+# "Production mode on a local node"): containerd and runc run the pods, the CNI plugins wire them
+# to a bridge, iptables/conntrack serve kube-proxy, buildah/debootstrap/skopeo/umoci build images
+# without a daemon or a registry. Does nothing when all are present; needs root and apt.
+set -euo pipefail
+packages=(containerd runc containernetworking-plugins iptables conntrack iproute2 buildah debootstrap skopeo umoci)
+missing=()
+for pkg in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
+done
+if (( ${#missing[@]} == 0 )); then
+  echo "install-node-packages: all present (${packages[*]})" >&2
+  exit 0
+fi
+if [[ "$(id -u)" != 0 ]]; then
+  echo "install-node-packages: missing ${missing[*]}; run as root: apt-get install -y ${missing[*]}" >&2
+  exit 1
+fi
+echo "install-node-packages: installing ${missing[*]}" >&2
+start=$(date +%s)
+apt-get update -qq
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+# Installing containerd must not leave a daemon running on a machine without systemd: the node
+# starts its own containerd with its own configuration.
+echo "install-node-packages: installed in $(( $(date +%s) - start ))s" >&2
