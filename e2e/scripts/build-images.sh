@@ -24,8 +24,10 @@
 #
 # Progress goes to stderr; the last line on stdout is the path of images.json.
 #
-# Usage: build-images.sh [--only <name,...>] [--print-manifest | --help]
+# Usage: build-images.sh [--only <name,...>] [--prune] [--print-manifest | --help]
 #   --only <names>     build only these (node-base is built too when an app needs it)
+#   --prune            first drop untagged images, i.e. buildah's layer cache (the next app
+#                      build runs npm ci again); done by itself when the node base changes
 #   --print-manifest   print the path of images.json without building anything
 # Env:  KAOS_E2E_CACHE               cache root override
 #       KAOS_IMAGES_STORAGE_DRIVER   overlay | vfs (default: overlay if it works here, else vfs)
@@ -45,9 +47,11 @@ die() { log "error: $*"; exit 1; }
 all_names=(node-base pause webhook controller sample-backend)
 only=""
 print_manifest=false
+prune=false
 while (($#)); do
   case "$1" in
     --print-manifest) print_manifest=true; shift ;;
+    --prune) prune=true; shift ;;
     --only) [[ $# -ge 2 && -n "$2" ]] || { echo "build-images: --only needs a comma-separated list of: ${all_names[*]}" >&2; exit 2; }
       only="$2"; shift 2 ;;
     --only=*) only="${1#--only=}"; shift ;;
@@ -228,9 +232,12 @@ finish() {
 }
 
 # --- node-base --------------------------------------------------------------------------------
-# Bump when the steps below change, so that existing bases are rebuilt.
+# Bump when the steps below change, so that existing bases are rebuilt. The inputs are a label of
+# the base (io.kaos.base.inputs), inherited by the images built on it, and its history entry:
+# buildah's layer cache compares layers and history, not labels or env, so without it a base that
+# differs only in its configuration would leave the apps' cached images (and stale labels) in place.
 rootfs_recipe=1
-base_recipe=1
+base_recipe=2
 base_ref="localhost/kaos/node:${node_version}-${suite}-slim"
 base_inputs="suite=$suite rootfs=$rootfs_recipe node=$node_version npm=$npm_version recipe=$base_recipe"
 
@@ -281,7 +288,7 @@ npm_tarball() {
 
 build_node_base() {
   local t0; t0=$(now_ns)
-  if [[ "$(image_label "$base_ref" io.kaos.inputs)" == "$base_inputs" ]]; then
+  if [[ "$(image_label "$base_ref" io.kaos.base.inputs)" == "$base_inputs" ]]; then
     finish node-base "$base_ref" "$t0" false; return
   fi
   log "node-base: building $base_ref ($base_inputs)"
@@ -313,10 +320,14 @@ build_node_base() {
   bah config --os linux --arch amd64 \
     --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     --env NODE_VERSION="$node_version" --cmd '["node"]' \
-    --label io.kaos.inputs="$base_inputs" \
-    --label org.opencontainers.image.description="Debian $suite minbase with Node $node_version and npm $npm_version, built by e2e/scripts/build-images.sh" \
-    "$ctr"
+    --label io.kaos.base.inputs="$base_inputs" --created-by "build-images.sh node-base $base_inputs" "$ctr"
+  local old_id; old_id="$(image_id "$base_ref")"
   bah commit --quiet --timestamp 0 --rm "$ctr" "$base_ref" >/dev/null
+  if [[ -n "$old_id" && "$old_id" != "$(image_id "$base_ref")" ]]; then
+    # The previous base is untagged now: it and every cached build layer on it are garbage.
+    log "node-base: pruning the images and build caches of the previous base"
+    bah rmi --prune >/dev/null 2>&1 || true
+  fi
   # Smoke test through buildah itself (chroot isolation, host network: no CNI).
   ctr="$(bah from --pull=never --name kaos-node-base-check "$base_ref")"
   v="$(bah run --isolation chroot --network host "$ctr" -- sh -c 'node --version && npm --version' | tr '\n' ' ')"
@@ -332,7 +343,7 @@ build_pause() {
   local t0; t0=$(now_ns)
   local src="$repo_root/e2e/tools/pause" inputs
   inputs="src=$(cd "$src" && cat go.mod ./*.go | sha256sum | cut -c1-16)"
-  if [[ "$(image_label "$pause_ref" io.kaos.inputs)" == "$inputs" ]]; then
+  if [[ "$(image_label "$pause_ref" io.kaos.pause.inputs)" == "$inputs" ]]; then
     finish pause "$pause_ref" "$t0" false; return
   fi
   need go "install Go >= 1.19 (https://go.dev/dl) or apt-get install golang-go"
@@ -342,7 +353,7 @@ build_pause() {
   local ctr; ctr="$(bah from --name kaos-pause scratch)"
   bah copy --chmod 0755 "$ctr" "$work/pause" /pause >/dev/null
   bah config --os linux --arch amd64 --entrypoint '["/pause"]' --user 65535:65535 \
-    --label io.kaos.inputs="$inputs" "$ctr"
+    --label io.kaos.pause.inputs="$inputs" "$ctr"
   bah commit --quiet --timestamp 0 --rm "$ctr" "$pause_ref" >/dev/null
   finish pause "$pause_ref" "$t0" true
 }
@@ -389,6 +400,11 @@ build_dockerfile() {
 
 # --- Build ------------------------------------------------------------------------------------
 t_all=$(now_ns)
+if $prune; then
+  log "pruning untagged images (buildah's layer cache): $(du -sh "$storage" | cut -f1) before"
+  bah rmi --prune >/dev/null 2>&1 || true
+  log "storage: $(du -sh "$storage" | cut -f1) after pruning"
+fi
 log "cache: $img_dir (storage driver $driver); node $node_version, npm $npm_version, $suite"
 [[ -n "${want[node-base]:-}" ]] && build_node_base
 [[ -n "${want[pause]:-}" ]] && build_pause
