@@ -43,6 +43,9 @@ orig_args=("$@")
 
 log() { printf '[build-images] %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
+# Any other failing command: say which, instead of exiting silently.
+set -E
+trap 'log "error: line $LINENO: \"$BASH_COMMAND\" failed (exit $?)"' ERR
 
 all_names=(node-base pause webhook controller sample-backend)
 only=""
@@ -112,10 +115,12 @@ if [[ "${_KAOS_BUILD_IMAGES_NS:-}" != 1 ]]; then
   export _KAOS_BUILD_IMAGES_NS=1
   exec unshare --mount --propagation private -- "$BASH" "${BASH_SOURCE[0]}" "${orig_args[@]}"
 fi
-mkdir -p "$img_dir"
+mkdir -p "$img_dir/tmp"
+# libmount (mount, and debootstrap's mounts) would create /run/mount for its utab.
+export LIBMOUNT_UTAB="$img_dir/tmp/utab"
 for d in /etc /var/lib; do
   case "$img_dir/" in "$d"/*) log "cache is below $d: leaving $d writable"; continue ;; esac
-  mount --rbind "$d" "$d" && mount -o remount,bind,ro "$d" || die "cannot make $d read-only in the build namespace"
+  mount -n --rbind "$d" "$d" && mount -n -o remount,bind,ro "$d" || die "cannot make $d read-only in the build namespace"
 done
 
 # Serialize concurrent runs on the same cache.
@@ -126,7 +131,7 @@ if ! flock -n 9; then
 fi
 
 mkdir -p "$img_dir"/{conf,tmp,dl,rootfs,meta,cni-conf,cni-plugins}
-rm -rf "${img_dir:?}"/tmp/*   # left by an interrupted run (we hold the lock)
+find "$img_dir/tmp" -mindepth 1 -maxdepth 1 ! -name 'utab*' -exec rm -rf {} +   # left by an interrupted run (we hold the lock)
 work="$(mktemp -d "$img_dir/tmp/run.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
 export TMPDIR="$img_dir/tmp"
@@ -186,8 +191,9 @@ rm -rf "$runroot"
 bah rm --all >/dev/null 2>&1 || true
 
 now_ns() { date +%s%N; }
-image_id() { bah inspect --type image --format '{{.FromImageID}}' "$1" 2>/dev/null; }
-image_label() { bah inspect --type image --format "{{index .OCIv1.Config.Labels \"$2\"}}" "$1" 2>/dev/null; }
+# Nothing (and success) when there is no such image.
+image_id() { bah inspect --type image --format '{{.FromImageID}}' "$1" 2>/dev/null || true; }
+image_label() { bah inspect --type image --format "{{index .OCIv1.Config.Labels \"$2\"}}" "$1" 2>/dev/null || true; }
 archive_of() { echo "$img_dir/$1.tar"; }
 meta_field() { # <name> <field>: a string field of the image's last record, or nothing
   [[ -s "$img_dir/meta/$1.json" ]] || return 0
