@@ -1,20 +1,26 @@
 /**
  * Local control plane for development and e2e runs.
  *
- *   e2e/scripts/control-plane.sh up   [--name N] [--crd PATH]... [--gateway-api VER:CHANNEL | --no-gateway-api]
+ *   e2e/scripts/control-plane.sh up   [--name N] [--node] [--crd PATH]... [--gateway-api VER:CHANNEL | --no-gateway-api]
  *   e2e/scripts/control-plane.sh down [--name N]
  *   e2e/scripts/control-plane.sh status [--name N]
  *
  * `up` starts etcd, kube-apiserver and kube-controller-manager detached (they outlive this
  * CLI), records their PIDs in ${XDG_CACHE_HOME:-~/.cache}/kaos-e2e/run/<name>.json and prints
- * `export KUBECONFIG=...` as the last stdout line. Both commands are idempotent.
+ * `export KUBECONFIG=...` as the last stdout line. `--node` adds the real node (e2e/src/node:
+ * kube-scheduler, containerd, kubelet, kube-proxy) with the project's images imported, built
+ * first by e2e/scripts/build-images.sh. Both commands are idempotent; `down` also stops the node
+ * and puts the host back as it was.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, rm, writeFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 
-import { buildToolsScript, gatewayApiBundlePath, isAlive, probeReady, runDir, startControlPlane, terminate } from './index.js';
+import { buildImages, type ImageManifest } from '../images/manifest.js';
+import { imageRef, nodeImages, startNodeCluster } from '../node/cluster.js';
+import { deleteBridge, readNodeState, stopNodeFromState } from '../node/index.js';
+import { buildToolsScript, gatewayApiBundlePath, isAlive, probeReady, runDir, runKubectl, startControlPlane, terminate } from './index.js';
 
 interface State {
   name: string;
@@ -24,15 +30,26 @@ interface State {
   binDir: string;
   components: { name: string; pid: number; bin: string; logFile: string }[];
   startedAt: string;
+  /** With --node: the images imported into the node, by name (webhook, controller, sample-backend, pause, ...). */
+  node?: { images: Record<string, string> };
 }
 
 const log = (msg: string): void => void process.stderr.write(`[control-plane] ${msg}\n`);
 
-function parseArgs(argv: string[]): { cmd: string; name: string; crds: string[]; gateway: string | null } {
+interface Args {
+  cmd: string;
+  name: string;
+  crds: string[];
+  gateway: string | null;
+  node: boolean;
+}
+
+function parseArgs(argv: string[]): Args {
   const [cmd = 'help', ...rest] = argv;
   let name = 'default';
   const crds: string[] = [];
   let gateway: string | null = 'v1.3.0:experimental';
+  let node = false;
   for (let i = 0; i < rest.length; i++) {
     const a = rest[i] ?? '';
     const val = (): string => {
@@ -46,10 +63,11 @@ function parseArgs(argv: string[]): { cmd: string; name: string; crds: string[];
     else if (a === '--crd' || a.startsWith('--crd=')) crds.push(val());
     else if (a === '--gateway-api' || a.startsWith('--gateway-api=')) gateway = val();
     else if (a === '--no-gateway-api') gateway = null;
+    else if (a === '--node') node = true;
     else throw new Error(`unknown argument: ${a}`);
   }
   if (!/^[A-Za-z0-9._-]+$/.test(name)) throw new Error(`invalid --name: ${name}`);
-  return { cmd, name, crds, gateway };
+  return { cmd, name, crds, gateway, node };
 }
 
 const statePath = (name: string): string => join(runDir(), `${name}.json`);
@@ -62,7 +80,15 @@ function readState(name: string): State | undefined {
   }
 }
 
+/** The node recorded for this plane, if any. */
+function nodeOf(state: State) {
+  const node = readNodeState();
+  return node && node.owner.plane === state.name ? node : undefined;
+}
+
 async function healthy(state: State): Promise<boolean> {
+  const node = nodeOf(state);
+  if (state.node && (!node || !node.components.every((c) => isAlive(c.pid, c.bin)))) return false;
   return state.components.every((c) => isAlive(c.pid, c.bin)) && (await probeReady(state.server, join(state.workDir, 'certs')));
 }
 
@@ -72,7 +98,13 @@ async function down(name: string): Promise<void> {
     log(`"${name}" is not running (no ${statePath(name)})`);
     return;
   }
-  for (const cname of ['kube-controller-manager', 'kube-apiserver', 'etcd']) {
+  const node = nodeOf(state);
+  if (node) {
+    log('stopping the node (pods, kube-proxy, kubelet, containerd) and restoring the host');
+    const kubectl = { kubectl: (args: string[], opts?: { input?: string; timeoutMs?: number }) => runKubectl(join(state.binDir, 'kubectl'), state.kubeconfigPath, args, opts) };
+    await stopNodeFromState(node, kubectl, log, { keepBridge: true });
+  }
+  for (const cname of ['kube-scheduler', 'kube-controller-manager', 'kube-apiserver', 'etcd']) {
     for (const c of state.components.filter((x) => x.name === cname)) {
       if (isAlive(c.pid, c.bin)) {
         log(`stopping ${c.name} (pid ${c.pid})`);
@@ -80,15 +112,19 @@ async function down(name: string): Promise<void> {
       }
     }
   }
+  if (node) await deleteBridge(log);
   await rm(state.workDir, { recursive: true, force: true });
   await rm(statePath(name), { force: true });
   log(`"${name}" is down`);
 }
 
-async function up(name: string, crds: string[], gateway: string | null): Promise<void> {
+async function up({ name, crds, gateway, node }: Args): Promise<void> {
   const existing = readState(name);
   if (existing) {
-    if (await healthy(existing)) {
+    if (node && !existing.node) {
+      log(`"${name}" runs without a node; restarting it with one (its objects are lost)`);
+      await down(name);
+    } else if (await healthy(existing)) {
       log(`"${name}" already up: ${existing.server}`);
       process.stdout.write(`export KUBECONFIG=${existing.kubeconfigPath}\n`);
       return;
@@ -111,17 +147,19 @@ async function up(name: string, crds: string[], gateway: string | null): Promise
   }
   await mkdir(runDir(), { recursive: true });
   const workDir = join(runDir(), name);
-  const cp = await startControlPlane({
-    workDir,
-    removeWorkDir: false,
-    detached: true,
-    crdPaths: crds,
-    ...(gatewayApiBundle ? { gatewayApiBundle } : {}),
-    log,
-  });
+  let manifest: ImageManifest | undefined;
+  if (node) {
+    log('images: bash e2e/scripts/build-images.sh (the first run builds the base with debootstrap and both apps, a few minutes)');
+    manifest = await buildImages(log);
+  }
+  const common = { workDir, removeWorkDir: false, detached: true, crdPaths: crds, ...(gatewayApiBundle ? { gatewayApiBundle } : {}), log };
+  const cp = manifest
+    ? (await startNodeCluster({ ...common, owner: { plane: name, pid: null }, pauseImage: imageRef(manifest, 'pause'), images: nodeImages(manifest) })).cp
+    : await startControlPlane(common);
   const state: State = {
     name, workDir, kubeconfigPath: cp.kubeconfigPath, server: cp.server, binDir: cp.binDir,
     components: cp.components, startedAt: new Date().toISOString(),
+    ...(manifest ? { node: { images: Object.fromEntries(manifest.images.map((image) => [image.name, image.ref])) } } : {}),
   };
   const tmp = `${statePath(name)}.tmp`;
   await writeFile(tmp, JSON.stringify(state, null, 2) + '\n');
@@ -138,16 +176,19 @@ async function status(name: string): Promise<number> {
   }
   const ok = await healthy(state);
   process.stdout.write(`${name}: ${ok ? 'up' : 'UNHEALTHY'} ${state.server}\n`);
-  for (const c of state.components) process.stdout.write(`  ${c.name} pid ${c.pid} ${isAlive(c.pid, c.bin) ? 'running' : 'exited'} (${c.logFile})\n`);
+  for (const c of [...state.components, ...(nodeOf(state)?.components ?? [])]) {
+    process.stdout.write(`  ${c.name} pid ${c.pid} ${isAlive(c.pid, c.bin) ? 'running' : 'exited'} (${c.logFile})\n`);
+  }
   process.stdout.write(`export KUBECONFIG=${state.kubeconfigPath}\n`);
   return ok ? 0 : 1;
 }
 
 async function main(): Promise<number> {
-  const { cmd, name, crds, gateway } = parseArgs(process.argv.slice(2));
+  const args = parseArgs(process.argv.slice(2));
+  const { cmd, name } = args;
   switch (cmd) {
     case 'up':
-      await up(name, crds, gateway);
+      await up(args);
       return 0;
     case 'down':
       await down(name);
@@ -155,7 +196,7 @@ async function main(): Promise<number> {
     case 'status':
       return status(name);
     default:
-      process.stderr.write('usage: cli.ts up|down|status [--name N] [--crd PATH]... [--gateway-api VER:CHANNEL | --no-gateway-api]\n');
+      process.stderr.write('usage: cli.ts up|down|status [--name N] [--node] [--crd PATH]... [--gateway-api VER:CHANNEL | --no-gateway-api]\n');
       return cmd === 'help' || cmd === '--help' ? 0 : 2;
   }
 }

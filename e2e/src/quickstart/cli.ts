@@ -2,15 +2,21 @@
  * The README's first command.
  *
  *   npm run up [-- --no-gateway] [-- --gateway-port N]
- *                  local control plane → helm install (local mode, Gateway API on, createGateway)
- *                  → webhook and controller as processes with the chart's service-account tokens
- *                  → Traefik serving the Gateway (built the first time) and a test backend per
- *                  sample in a network namespace → the samples → what a user wants to see,
- *                  ending with `export KUBECONFIG=...`. --no-gateway skips Traefik and backends.
- *   npm run down   stops the processes, removes the network namespace, stops the control plane
+ *                  production mode: local control plane with a real node → the images built
+ *                  (build-images.sh) and imported into the node → `helm upgrade --install` of the
+ *                  chart as the user guide shows it (Gateway API on, createGateway, a GatewayClass)
+ *                  with those images, --wait → the samples, and a backend per sample as a real
+ *                  Deployment + Service (what the KAOS operator creates) → Traefik serving the
+ *                  Gateway as a host process → what a user wants to see, ending with
+ *                  `export KUBECONFIG=...`. --no-gateway skips Traefik.
+ *   npm run up -- --local [--no-gateway]
+ *                  local mode, for fast iteration: the control plane without a node, the chart in
+ *                  local mode, webhook and controller as host processes with the chart's
+ *                  service-account tokens, backends in a network namespace.
+ *   npm run down   stops everything it started and puts the host back as it was
  *
  * Progress goes to stderr; the summary to stdout. Both commands are idempotent: `up` on a running
- * system upgrades the release and restarts the two processes (picking up a rebuilt bundle).
+ * system upgrades the release (a rebuilt image gets a new tag, so its pods roll).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -26,7 +32,11 @@ import { exposeBackend } from '../gateway/endpoints.js';
 import { kubectlOk } from '../support/cluster.js';
 import { createNetns, removeNetns, startBackendInNetns } from '../gateway/netns.js';
 import { buildTraefikScript, resolveTraefikBinary, startTraefik, TRAEFIK_CONTROLLER_NAME } from '../gateway/traefik.js';
+import { sampleBackendList } from '../gateway/sample-backends.js';
+import { localImageValues, productionInstallArgs } from '../support/production.js';
 import {
+  CHART_DIR,
+  helmOk,
   installLocalRelease,
   localAppEnvironments,
   releaseConfig,
@@ -56,8 +66,10 @@ interface GatewayState {
   netns: string;
 }
 interface AppsState {
+  mode: 'local' | 'production';
   webhookPort: number;
-  apps: Record<App, AppState>;
+  /** Local mode only: the two host processes. */
+  apps?: Record<App, AppState>;
   gateway?: GatewayState;
 }
 
@@ -102,6 +114,7 @@ async function stopApps(): Promise<void> {
   if (!state) return;
   await stopGateway(state.gateway);
   for (const app of ['controller', 'webhook'] as const) {
+    if (!state.apps) continue;
     const { pid } = state.apps[app];
     if (!runsApp(pid, app)) continue;
     log(`stopping the ${app} (pid ${pid})`);
@@ -113,16 +126,17 @@ async function stopApps(): Promise<void> {
   await rm(appsStatePath(), { force: true });
 }
 
-/** The control plane's kubeconfig and binaries, starting it when it is not up. */
-function controlPlaneUp(): KubeTarget {
-  log('starting the local control plane (the first run builds the Kubernetes binaries from source: ~15 min)');
-  const output = execFileSync('bash', [controlPlaneScript, 'up', '--name', PLANE], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+/** The control plane's kubeconfig and binaries, starting it (with the node in production mode) when it is not up. */
+function controlPlaneUp(withNode: boolean): KubeTarget & { images: Record<string, string> } {
+  log(`starting the local control plane${withNode ? ' and its node' : ''} (the first run builds the Kubernetes binaries from source: ~25 min on 2 cores)`);
+  const output = execFileSync('bash', [controlPlaneScript, 'up', '--name', PLANE, ...(withNode ? ['--node'] : [])], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
   const kubeconfigPath = /export KUBECONFIG=(\S+)/.exec(output)?.[1];
   if (!kubeconfigPath) throw new Error(`control-plane.sh up printed no KUBECONFIG line:\n${output}`);
-  const state = JSON.parse(readFileSync(join(runDir(), `${PLANE}.json`), 'utf8')) as { binDir: string };
+  const state = JSON.parse(readFileSync(join(runDir(), `${PLANE}.json`), 'utf8')) as { binDir: string; node?: { images: Record<string, string> } };
   return {
     kubeconfigPath,
     binDir: state.binDir,
+    images: state.node?.images ?? {},
     kubectl: (args, opts) => runKubectl(join(state.binDir, 'kubectl'), kubeconfigPath, args, opts),
   };
 }
@@ -178,12 +192,15 @@ async function startGateway(target: KubeTarget, port: number, workDir: string, s
   return { port, traefik: { pid: traefik.pid, bin, logFile: traefik.logFile }, backends, netns: NETNS };
 }
 
-async function up(): Promise<void> {
+async function upLocal(): Promise<void> {
   const withGateway = !process.argv.includes('--no-gateway');
   for (const app of ['webhook', 'controller'] as const) {
     if (!existsSync(join(repoRoot, `dist/apps/${app}/main.js`))) throw new Error(`dist/apps/${app}/main.js is missing: run \`npx nx run ${app}:build\` (npm run up does)`);
   }
-  const target = controlPlaneUp();
+  const target = controlPlaneUp(false);
+  // After production mode the sample backends are pods behind Services with selectors; local mode
+  // puts its own Services (without selectors) in their place.
+  await kubectlOk(target, ['delete', 'deployments,services', '-n', 'my-namespace', '-l', 'app.kubernetes.io/part-of=kaos-samples', '--ignore-not-found']).catch(() => undefined);
   const previous = readAppsState();
   await stopApps();
   const release: LocalRelease = { ...RELEASE, webhookPort: previous?.webhookPort ?? (await freePort()) };
@@ -213,7 +230,7 @@ async function up(): Promise<void> {
     apps[app].pid = startDetachedApp(app, { ...env[app], LOG_LEVEL: 'info' }, apps[app].logFile);
     log(`started the ${app} (pid ${apps[app].pid}, log ${apps[app].logFile})`);
   }
-  const state: AppsState = { webhookPort: release.webhookPort, apps };
+  const state: AppsState = { mode: 'local', webhookPort: release.webhookPort, apps };
   await writeState(state);
   await Promise.all([waitReady('webhook', apps.webhook), waitReady('controller', apps.controller)]);
   log('webhook ready (certificates in Secret kaos-system/kaos-operator-webhook-tls, CA bundle injected); controller ready');
@@ -221,16 +238,84 @@ async function up(): Promise<void> {
   log(`kubectl apply -f ${SAMPLES.slice(repoRoot.length + 1)}`);
   process.stderr.write(await kubectlOk(target, ['apply', '-f', SAMPLES]));
   if (withGateway) {
-    const samples = await Promise.all(
-      [['agent', 'my-agent'], ['modelapi', 'my-model'], ['mcpserver', 'echo-server']].map(async ([kind, name]) => JSON.parse(await kubectlOk(target, ['get', kind!, name!, '-n', 'my-namespace', '-o', 'json'])) as KaosResource),
-    );
-    state.gateway = await startGateway(target, gatewayPort, workDir, samples);
+    state.gateway = await startGateway(target, gatewayPort, workDir, await readSamples(target));
     await writeState(state);
   }
+  await summarize(target, state, `${workDir}/{webhook,controller${state.gateway ? ',traefik' : ''}}.log`);
+}
+
+/** The samples as stored (with their defaulted timeouts). */
+async function readSamples(target: KubeTarget): Promise<KaosResource[]> {
+  return Promise.all(
+    [['agent', 'my-agent'], ['modelapi', 'my-model'], ['mcpserver', 'echo-server']].map(async ([kind, name]) => JSON.parse(await kubectlOk(target, ['get', kind!, name!, '-n', 'my-namespace', '-o', 'json'])) as KaosResource),
+  );
+}
+
+/** Production mode: the chart's Deployments on the node, from the locally built images. */
+async function upProduction(): Promise<void> {
+  const withGateway = !process.argv.includes('--no-gateway');
+  const target = controlPlaneUp(true);
+  await stopApps();
+  const requestedPort = option('--gateway-port');
+  const gatewayPort = requestedPort ? Number(requestedPort) : (await canListen(80)) ? 80 : await freePort();
+  if (!Number.isInteger(gatewayPort) || gatewayPort < 1 || gatewayPort > 65535) throw new Error(`--gateway-port must be a port number, not ${requestedPort}`);
+  const image = (name: string): string => {
+    const ref = target.images[name];
+    if (!ref) throw new Error(`the node has no ${name} image (images: ${Object.keys(target.images).join(', ') || 'none'}); run npm run down, then npm run up`);
+    return ref;
+  };
+
+  await kubectlOk(target, ['apply'], { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'GatewayClass', metadata: { name: 'traefik' }, spec: { controllerName: TRAEFIK_CONTROLLER_NAME } });
+  const values = {
+    'gatewayAPI.enabled': true,
+    'gatewayAPI.createGateway': true,
+    'gatewayAPI.gatewayClassName': 'traefik',
+    'gatewayAPI.listenerPort': gatewayPort,
+    // Imported into the node's containerd; there is no registry to pull from.
+    ...localImageValues({ webhook: image('webhook'), controller: image('controller') }),
+  };
+  const args = productionInstallArgs(RELEASE, values);
+  log(`helm ${args.map((a) => (a === CHART_DIR ? 'charts/kaos-operator' : a)).join(' ')}`);
+  const started = Date.now();
+  await helmOk(target, args);
+  log(`release ready in ${((Date.now() - started) / 1000).toFixed(1)} s: webhook (2 replicas) and controller Deployments Available`);
+
+  log(`kubectl apply -f ${SAMPLES.slice(repoRoot.length + 1)}`);
+  process.stderr.write(await kubectlOk(target, ['apply', '-f', SAMPLES]));
+  const samples = await readSamples(target);
+  process.stderr.write(await kubectlOk(target, ['apply'], sampleBackendList(samples, image('sample-backend'))));
+  for (const sample of samples) {
+    await kubectlOk(target, ['rollout', 'status', `deployment/${serviceName(sample)}`, '-n', 'my-namespace', '--timeout=120s']);
+  }
+  log('sample backends Running (Deployments + Services with selectors, as the KAOS operator creates them)');
+  const workDir = join(runDir(), PLANE);
+  const state: AppsState = { mode: 'production', webhookPort: 0 };
+  if (withGateway) {
+    state.gateway = await startGatewayOnly(target, gatewayPort, workDir);
+  }
+  await writeState(state);
+  await summarize(target, state, 'kubectl logs -n kaos-system deployment/kaos-operator-controller-manager (and deployment/kaos-operator-webhook)');
+}
+
+/** Traefik only: in production mode the backends are pods behind their Services. */
+async function startGatewayOnly(target: KubeTarget, port: number, workDir: string): Promise<GatewayState> {
+  if (!process.env.KAOS_E2E_TRAEFIK) {
+    log('Traefik v3: bash e2e/scripts/build-traefik.sh (the first run builds it from source, ~15-30 min on 2 cores)');
+    execFileSync('bash', [buildTraefikScript], { stdio: ['ignore', 'ignore', 'inherit'] });
+  }
+  const bin = await resolveTraefikBinary({ build: false });
+  const traefik = await startTraefik({ kubeconfigPath: target.kubeconfigPath, port, logFile: join(workDir, 'traefik.log'), bin, detached: true });
+  log(`started Traefik (pid ${traefik.pid}) on the host, serving the Gateway on ${traefik.url}`);
+  return { port, traefik: { pid: traefik.pid, bin, logFile: traefik.logFile }, backends: [], netns: '' };
+}
+
+/** Waits for the routes and the Gateway's URL, then prints what a user wants to see. */
+async function summarize(target: KubeTarget, state: AppsState, logs: string): Promise<void> {
+  const withGateway = state.gateway !== undefined;
   const routes = ['agent-my-agent', 'modelapi-my-model', 'mcp-echo-server'];
   const deadline = Date.now() + 60_000;
   while ((await target.kubectl(['get', 'httproute', ...routes, '-n', 'my-namespace'])).code !== 0) {
-    if (Date.now() > deadline) throw new Error(`the controller made no routes in 60 s; see ${apps.controller.logFile}`);
+    if (Date.now() > deadline) throw new Error(`the controller made no routes in 60 s; see ${logs}`);
     await sleep(500);
   }
 
@@ -263,7 +348,11 @@ async function up(): Promise<void> {
     out(`  curl ${agentUrl}/.well-known/agent\n`);
     out(`  curl ${agentUrl}/v1/chat/completions -H "Content-Type: application/json" -d '{"model":"my-agent","messages":[{"role":"user","content":"Hello"}]}'\n`);
   }
-  out(`\nLogs: ${workDir}/{webhook,controller${state.gateway ? ',traefik' : ''}}.log\nStop everything with: npm run down\n\n`);
+  if (state.mode === 'production') {
+    out('\n$ kubectl get pods -A\n');
+    out(await kubectlOk(target, ['get', 'pods', '-A', '-o', 'wide']));
+  }
+  out(`\nLogs: ${logs}${state.gateway ? `; Traefik: ${state.gateway.traefik.logFile}` : ''}\nStop everything with: npm run down\n\n`);
   out(`export KUBECONFIG=${target.kubeconfigPath}\n`);
 }
 
@@ -281,7 +370,7 @@ async function down(): Promise<void> {
 
 const command = process.argv[2];
 try {
-  if (command === 'up') await up();
+  if (command === 'up') await (process.argv.includes('--local') ? upLocal() : upProduction());
   else if (command === 'down') await down();
   else {
     process.stderr.write('usage: quickstart.sh up|down\n');
