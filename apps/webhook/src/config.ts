@@ -43,7 +43,12 @@ export interface WebhookConfig {
   validatingWebhookConfiguration: string | undefined;
   /** Largest AdmissionReview body accepted (`MAX_BODY_BYTES`). */
   maxBodyBytes: number;
-  /** How long SIGTERM waits for in-flight reviews (`SHUTDOWN_GRACE_SECONDS`, 10). */
+  /**
+   * Longest drain after SIGTERM (`SHUTDOWN_DRAIN_SECONDS`, 5): still accepting, every response closes
+   * its connection, idle connections are closed; ends earlier once no connection is left.
+   */
+  shutdownDrainSeconds: number;
+  /** After the drain, how long in-flight reviews may take before connections are cut (`SHUTDOWN_GRACE_SECONDS`, 10). */
   shutdownGraceSeconds: number;
 }
 
@@ -60,6 +65,7 @@ export function loadWebhookConfig(env: Environment): WebhookConfig {
   const healthPort = envWholeNumber(env, 'HEALTH_PORT', 8081, 1, 65535, problems);
   if (webhookPort === healthPort) problems.push({ field: 'HEALTH_PORT', message: `must differ from WEBHOOK_PORT (${webhookPort})` });
   const maxBodyBytes = envWholeNumber(env, 'MAX_BODY_BYTES', DEFAULT_MAX_BODY_BYTES, 1024, 64 * 1024 * 1024, problems);
+  const shutdownDrainSeconds = envWholeNumber(env, 'SHUTDOWN_DRAIN_SECONDS', 5, 0, 600, problems);
   const shutdownGraceSeconds = envWholeNumber(env, 'SHUTDOWN_GRACE_SECONDS', 10, 0, 600, problems);
 
   const tlsModeText = envValue(env, 'TLS_MODE') ?? 'generate';
@@ -112,6 +118,7 @@ export function loadWebhookConfig(env: Environment): WebhookConfig {
     mutatingWebhookConfiguration: envValue(env, 'MUTATING_WEBHOOK_CONFIGURATION'),
     validatingWebhookConfiguration: envValue(env, 'VALIDATING_WEBHOOK_CONFIGURATION'),
     maxBodyBytes,
+    shutdownDrainSeconds,
     shutdownGraceSeconds,
   };
 }

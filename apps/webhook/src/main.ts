@@ -8,6 +8,7 @@ import { createAdmissionHandler } from './admission-handler.js';
 import { loadWebhookConfig, type WebhookConfig } from './config.js';
 import { loadKubeCredentials } from './kube-credentials.js';
 import { restSecretsApi, restWebhookConfigurationsApi } from './kube-rest.js';
+import { DEFAULT_IDLE_CLOSE_MS, trackConnections, type ConnectionTracker } from './drain.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMetrics, type WebhookMetrics } from './metrics.js';
 import { createOpsApp, createOpsServer, createWebhookServer, listen, reloadCertificate, shutdown } from './server.js';
@@ -56,7 +57,8 @@ async function startCertificates(config: WebhookConfig, logger: Logger, onCertif
 
 async function run(config: WebhookConfig, logger: Logger, metrics: WebhookMetrics): Promise<void> {
   // Filled in once the first certificate is loaded; certificate callbacks before that only record it.
-  const serving: { server?: HttpsServer } = {};
+  const serving: { server?: HttpsServer; connections?: ConnectionTracker } = {};
+  let stopping = false;
   const certificates = await startCertificates(config, logger, (material) => {
     metrics.certificateExpiry.set(material.notAfter.getTime() / 1000);
     if (serving.server) {
@@ -75,6 +77,8 @@ async function run(config: WebhookConfig, logger: Logger, metrics: WebhookMetric
             certificateLoaded: state.certificateLoaded,
             caBundleInjected: state.caBundleInjected,
             serving: serving.server?.listening ?? false,
+            // Unready from the first moment of a shutdown, so nothing new is routed here while draining.
+            notShuttingDown: !stopping,
           };
         },
       },
@@ -84,14 +88,26 @@ async function run(config: WebhookConfig, logger: Logger, metrics: WebhookMetric
   const healthPort = await listen(opsServer, config.healthPort, config.bindAddress);
   logger.info('ops endpoints listening', { port: healthPort, paths: ['/healthz', '/readyz', '/metrics'] });
 
-  let stopping = false;
+  // By the time SIGTERM arrives the chart's preStop sleep has let every kube-proxy drop this pod, but
+  // kept-alive connections from the API server still reach it: drain them (drain.ts), then stop.
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    logger.info('shutting down: finishing in-flight reviews', { signal, graceSeconds: config.shutdownGraceSeconds });
+    logger.info('shutting down: draining connections', {
+      signal,
+      drainSeconds: config.shutdownDrainSeconds,
+      graceSeconds: config.shutdownGraceSeconds,
+      ...serving.connections?.counts(),
+    });
     certificates.stop();
+    if (serving.connections) {
+      const drained = await serving.connections.drain({ maxMs: config.shutdownDrainSeconds * 1000, idleCloseMs: DEFAULT_IDLE_CLOSE_MS });
+      logger.info('drain finished; no longer accepting connections', drained);
+    }
     await shutdown([...(serving.server ? [serving.server] : []), opsServer], logger, config.shutdownGraceSeconds * 1000);
     logger.info('stopped');
+    // Leftovers such as an API call of the certificate manager must not outlive the pod's grace period.
+    setTimeout(() => process.exit(0), 100).unref();
   };
   process.once('SIGTERM', () => void stop('SIGTERM'));
   process.once('SIGINT', () => void stop('SIGINT'));
@@ -110,6 +126,7 @@ async function run(config: WebhookConfig, logger: Logger, metrics: WebhookMetric
     maxBodyBytes: config.maxBodyBytes,
   });
   const webhookServer = createWebhookServer(material, handler);
+  serving.connections = trackConnections(webhookServer);
   serving.server = webhookServer;
   webhookServer.on('tlsClientError', (error) => logger.debug('TLS handshake failed', { error: error.message }));
   const port = await listen(webhookServer, config.webhookPort, config.bindAddress);

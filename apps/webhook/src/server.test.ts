@@ -103,6 +103,11 @@ describe('ops endpoints', () => {
       CONNECTION_LIMITS.keepAliveTimeoutMs,
     ]);
   });
+
+  it('keeps idle connections open longer than the API server does (Go IdleConnTimeout 90 s), so the API server closes them first', () => {
+    expect(webhook.keepAliveTimeout).toBe(CONNECTION_LIMITS.keepAliveTimeoutMs);
+    expect(CONNECTION_LIMITS.keepAliveTimeoutMs).toBeGreaterThan(90_000);
+  });
 });
 
 describe('admission server', () => {

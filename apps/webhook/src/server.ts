@@ -15,8 +15,13 @@ export const CONNECTION_LIMITS = {
   headersTimeoutMs: 10_000,
   /** A whole request must arrive within this time (the API server gives webhooks at most 30 s). */
   requestTimeoutMs: 30_000,
-  /** Idle keep-alive connections close after this time. */
-  keepAliveTimeoutMs: 60_000,
+  /**
+   * Idle keep-alive connections close after this time: longer than the API server's own idle timeout
+   * (Go's http.Transport default IdleConnTimeout of 90 s, which client-go keeps), so the API server
+   * closes an idle connection first. A close from our side can cross a review the API server is
+   * sending on that connection, and it does not retry a POST on a broken connection (ADR 0010).
+   */
+  keepAliveTimeoutMs: 120_000,
 } as const;
 
 function applyLimits(server: Server | HttpsServer): void {

@@ -15,8 +15,9 @@ type Container = {
   livenessProbe?: unknown;
   readinessProbe?: unknown;
   volumeMounts?: Array<{ name: string; mountPath: string }>;
+  lifecycle?: { preStop?: Record<string, unknown> };
 };
-type PodSpec = { serviceAccountName: string; securityContext: Record<string, unknown>; containers: Container[]; volumes?: unknown[] };
+type PodSpec = { serviceAccountName: string; securityContext: Record<string, unknown>; containers: Container[]; volumes?: unknown[]; terminationGracePeriodSeconds?: number };
 type Webhook = {
   name: string;
   clientConfig: { url?: string; caBundle?: string; service?: { name: string; namespace: string; path: string; port: number } };
@@ -124,6 +125,8 @@ describe('bad values fail the render with a message naming the value', () => {
     ['a Gateway namespace that is not a label', { 'gatewayAPI.gatewayNamespace': 'gw.ns' }, "at '/gatewayAPI/gatewayNamespace'"],
     ['a misspelt key', { 'gatewayAPI.enable': true }, "additional properties 'enable' not allowed"],
     ['a webhook timeout above 30 s', { 'webhook.timeoutSeconds': 31 }, "at '/webhook/timeoutSeconds'"],
+    ['a negative shutdown delay', { 'webhook.shutdownDelaySeconds': -1 }, "at '/webhook/shutdownDelaySeconds'"],
+    ['a drain over two minutes', { 'webhook.drainSeconds': 121 }, "at '/webhook/drainSeconds'"],
     ['cert-manager in local mode', { 'certManager.enabled': true, 'localMode.enabled': true }, 'certManager.enabled and localMode.enabled cannot be combined'],
   ])('%s', (_name, values, message) => {
     const result = helmTemplate(setArgs(values));
@@ -194,6 +197,20 @@ describe('pods', () => {
       expect(container.readinessProbe).toBeDefined();
       expect(envOf(container).NODE_OPTIONS).toMatch(/--max-old-space-size=\d+/);
     }
+  });
+
+  // Rollouts, evictions and deletions under load: the endpoint leaves every kube-proxy before
+  // SIGTERM, then the webhook drains its kept-alive connections, all within the grace period.
+  it.each([
+    ['defaults', {}, { preStop: { sleep: { seconds: 10 } } }, { SHUTDOWN_DRAIN_SECONDS: '5', SHUTDOWN_GRACE_SECONDS: '10' }, 30],
+    ['longer delay and drain, shorter timeout', { 'webhook.shutdownDelaySeconds': 20, 'webhook.drainSeconds': 8, 'webhook.timeoutSeconds': 5 }, { preStop: { sleep: { seconds: 20 } } }, { SHUTDOWN_DRAIN_SECONDS: '8', SHUTDOWN_GRACE_SECONDS: '5' }, 38],
+    ['no delay', { 'webhook.shutdownDelaySeconds': 0 }, undefined, { SHUTDOWN_DRAIN_SECONDS: '5' }, 20],
+  ])('webhook shutdown, %s: preStop sleep (no exec: the image has no shell) and a grace period covering sleep, drain and in-flight reviews', (_name, values, lifecycle, env, grace) => {
+    const spec = podSpec(find(render(setArgs(values)), 'Deployment', 'kaos-operator-webhook'));
+    const container = spec.containers[0]!;
+    expect(container.lifecycle).toEqual(lifecycle);
+    expect(envOf(container)).toMatchObject(env);
+    expect(spec.terminationGracePeriodSeconds).toBe(grace);
   });
 
   it.each([

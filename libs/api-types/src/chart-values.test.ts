@@ -12,6 +12,8 @@ const defaults: HelmValues = {
     port: 9443,
     healthPort: 8081,
     timeoutSeconds: 10,
+    shutdownDelaySeconds: 10,
+    drainSeconds: 5,
     routeGuardFailurePolicy: 'Fail',
     excludedNamespaces: [],
     logLevel: 'info',

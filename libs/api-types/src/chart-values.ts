@@ -88,6 +88,8 @@ export const HelmValuesSchema = Type.Object(
         port: port('Admission server port in the pod'),
         healthPort: port('Port of /healthz, /readyz, /metrics'),
         timeoutSeconds: Type.Integer({ minimum: 1, maximum: 30, description: 'Admission timeout the API server applies (1-30)' }),
+        shutdownDelaySeconds: Type.Integer({ minimum: 0, maximum: 120, description: 'preStop sleep before SIGTERM while kube-proxy drops the pod (0: none)' }),
+        drainSeconds: Type.Integer({ minimum: 0, maximum: 120, description: 'Longest drain of kept-alive connections after SIGTERM' }),
         routeGuardFailurePolicy: stringEnum(['Fail', 'Ignore'] as const, { description: 'Failure policy of the HTTPRoute path guard' }),
         excludedNamespaces: Type.Array(Type.String({ pattern: DNS1123_LABEL_PATTERN, maxLength: 63 }), { description: 'Namespaces the webhooks never intercept' }),
         logLevel,
