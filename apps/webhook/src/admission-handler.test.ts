@@ -1,6 +1,7 @@
+import { Agent, request, type IncomingHttpHeaders } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { ResourceValidator } from '@kaos/api-types';
-import { createAdmissionHandler } from './admission-handler.js';
+import { createAdmissionHandler, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_CONCURRENT_REVIEWS, DEFAULT_MAX_IN_FLIGHT_BYTES } from './admission-handler.js';
 import { serveForTest, testRoutingConfig } from './handler.test-helpers.js';
 import { silentLogger } from './logger.js';
 import { createMetrics } from './metrics.js';
@@ -80,5 +81,144 @@ describe('admission handler', () => {
     expect(text).toMatch(/kaos_webhook_admissions_total\{webhook="validate",kind="Agent",operation="CREATE",result="denied"\} [1-9]/);
     expect(text).toMatch(/kaos_webhook_bad_requests_total\{reason="malformed_json"\} [1-9]/);
     expect(text).toMatch(/kaos_webhook_admission_duration_seconds_count\{webhook="validate"\} [1-9]/);
+  });
+});
+
+interface SlowAnswer {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: string;
+}
+
+/**
+ * A review on its own kept-alive connection (as the API server's client sends them) whose headers
+ * and first half arrive now, the rest on finish(): it stays in flight until then.
+ */
+function slowReview(port: number, body: string) {
+  const half = Math.floor(body.length / 2);
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  let finish!: () => void;
+  let socket: unknown;
+  const answer = new Promise<SlowAnswer>((resolve, reject) => {
+    const req = request(
+      { host: '127.0.0.1', port, path: '/validate', method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }));
+      },
+    );
+    req.on('error', reject);
+    req.on('socket', (assigned) => (socket = assigned));
+    req.write(body.slice(0, half));
+    finish = () => req.end(body.slice(half));
+  });
+  /** Another review on the same agent: tells whether the connection survived the first answer. */
+  const again = () =>
+    new Promise<{ status: number; sameConnection: boolean }>((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port, path: '/validate', method: 'POST', agent, headers: { 'content-type': 'application/json' } }, (res) => {
+        res.resume();
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, sameConnection: req.socket === socket }));
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+  return { answer, again, finish: () => finish(), close: () => agent.destroy() };
+}
+
+async function waitFor(condition: () => Promise<boolean>, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+describe('load shedding', () => {
+  const value = async (metric: { get(): Promise<{ values: Array<{ value: number }> }> }) => (await metric.get()).values.reduce((sum, sample) => sum + sample.value, 0);
+
+  it('defaults to 8 of the largest reviews at once (sized with bench/large-reviews.ts, ADR 0010) and 64 reviews of any size', () => {
+    expect(DEFAULT_MAX_IN_FLIGHT_BYTES).toBe(8 * DEFAULT_MAX_BODY_BYTES);
+    expect(DEFAULT_MAX_CONCURRENT_REVIEWS).toBe(64);
+  });
+
+  it('with N+1 slow reviews at once, answers exactly the excess 429 with Retry-After and a Status before reading its body, and the N normally', async () => {
+    const limit = 3;
+    const shedMetrics = createMetrics(false);
+    const server = await serveForTest(createAdmissionHandler({ config: testRoutingConfig, validator: new ResourceValidator(), logger: silentLogger(), metrics: shedMetrics, maxConcurrentReviews: limit }));
+    const reviews = Array.from({ length: limit + 1 }, () => slowReview(server.port, agentReview()));
+    try {
+      // Every body is still half-sent: the refused one is answered without waiting for the rest of it.
+      await waitFor(async () => (await value(shedMetrics.reviewsShed)) === 1 && (await value(shedMetrics.reviewsInFlight)) === limit);
+      const refused = await Promise.race(reviews.map((review) => review.answer));
+      expect(refused.status).toBe(429);
+      expect(refused.headers['retry-after']).toBe('1');
+      // Closing a connection whose body is unread would make TCP reset it, losing this answer.
+      expect(refused.headers.connection).not.toBe('close');
+      expect(JSON.parse(refused.body)).toEqual({
+        apiVersion: 'v1',
+        kind: 'Status',
+        metadata: {},
+        status: 'Failure',
+        message: 'the admission webhook is handling 3 reviews at once; retry after 1s',
+        reason: 'TooManyRequests',
+        details: { retryAfterSeconds: 1 },
+        code: 429,
+      });
+      for (const review of reviews) review.finish();
+      const answers = await Promise.all(reviews.map((review) => review.answer));
+      expect(answers.map((answer) => answer.status).sort()).toEqual([200, 200, 200, 429]);
+      // Capacity comes back as reviews finish: the retry is admitted, on the same connection.
+      await waitFor(async () => (await value(shedMetrics.reviewsInFlight)) === 0);
+      const retried = reviews[answers.findIndex((answer) => answer.status === 429)]!;
+      expect(await retried.again()).toEqual({ status: 200, sameConnection: true });
+      const text = await shedMetrics.registry.metrics();
+      expect(text).toContain('kaos_webhook_reviews_shed_total{webhook="validate",reason="reviews"} 1');
+      expect(text).toMatch(/kaos_webhook_admissions_total\{webhook="validate",kind="Agent",operation="CREATE",result="allowed"\} 4/);
+    } finally {
+      for (const review of reviews) {
+        review.finish();
+        review.close();
+      }
+      await server.close();
+    }
+  });
+
+  it('refuses a large review that would take the declared bytes in flight over the cap, still admitting small ones and always one', async () => {
+    const large = agentReview({ kind: 'Agent', apiVersion: 'kaos.tools/v1alpha1', metadata: { name: 'a', namespace: 'prod', annotations: { pad: 'x'.repeat(20_000) } }, spec: { modelAPI: 'm' } });
+    const size = Buffer.byteLength(large);
+    const shedMetrics = createMetrics(false);
+    const server = await serveForTest(
+      createAdmissionHandler({ config: testRoutingConfig, validator: new ResourceValidator(), logger: silentLogger(), metrics: shedMetrics, maxInFlightBytes: Math.floor(2.5 * size) }),
+    );
+    const reviews = [slowReview(server.port, large), slowReview(server.port, large)];
+    try {
+      await waitFor(async () => (await value(shedMetrics.reviewBytesInFlight)) === 2 * size);
+      const third = slowReview(server.port, large);
+      reviews.push(third);
+      const refused = await third.answer;
+      expect(refused.status).toBe(429);
+      expect(JSON.parse(refused.body).message).toBe(`the admission webhook is handling ${Math.round(Math.floor(2.5 * size) / 1024)} KiB of reviews at once; retry after 1s`);
+      // A small review still fits next to the two large ones.
+      expect((await server.send('/validate', agentReview())).status).toBe(200);
+      for (const review of reviews) review.finish();
+      expect((await Promise.all(reviews.slice(0, 2).map((review) => review.answer))).map((answer) => answer.status)).toEqual([200, 200]);
+      await waitFor(async () => (await value(shedMetrics.reviewsInFlight)) === 0);
+      expect(await value(shedMetrics.reviewBytesInFlight)).toBe(0);
+      expect(await shedMetrics.registry.metrics()).toContain('kaos_webhook_reviews_shed_total{webhook="validate",reason="bytes"} 1');
+    } finally {
+      for (const review of reviews) {
+        review.finish();
+        review.close();
+      }
+      await server.close();
+    }
+    // Alone, a review over the whole cap is admitted: the cap can never block a legal review for good.
+    const tiny = await serveForTest(createAdmissionHandler({ config: testRoutingConfig, validator: new ResourceValidator(), logger: silentLogger(), metrics: createMetrics(false), maxInFlightBytes: 1024 }));
+    try {
+      expect((await tiny.send('/validate', large)).status).toBe(200);
+    } finally {
+      await tiny.close();
+    }
   });
 });

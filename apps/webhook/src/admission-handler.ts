@@ -10,6 +10,24 @@ export const ADMISSION_PATHS = { mutate: '/mutate', validate: '/validate' } as c
 /** Default body limit: the API server sends at most about 3 MiB (object and oldObject of 1.5 MiB each). */
 export const DEFAULT_MAX_BODY_BYTES = 3.5 * 1024 * 1024;
 
+/**
+ * Default cap of review bytes (declared Content-Length) handled at once: 8 of the largest reviews.
+ * Memory follows size: the API server's largest reviews (3.35 MiB, object and oldObject) each hold
+ * ~6 MB while read and parsed. bench/large-reviews.ts, peak RSS under the chart's 256Mi limit:
+ * uncapped 209 MB with 16 at once, 276 MB with 32, 346 MB with 48; with 8 at once and the rest
+ * refused, 168–194 MB for 16 to 96 clients (refused bodies still pass through TLS). See ADR 0010.
+ */
+export const DEFAULT_MAX_IN_FLIGHT_BYTES = 8 * DEFAULT_MAX_BODY_BYTES;
+
+/**
+ * Default cap of reviews handled at once, whatever their size: ordinary reviews (a few KB) never
+ * reach the byte cap, and 16 busy keep-alive connections already keep up to 16 in flight.
+ */
+export const DEFAULT_MAX_CONCURRENT_REVIEWS = 64;
+
+/** Seconds the API server is asked to wait before retrying a review refused for load. */
+export const RETRY_AFTER_SECONDS = 1;
+
 /** What the admission handler needs. */
 export interface AdmissionHandlerOptions {
   config: RoutingConfig;
@@ -17,6 +35,12 @@ export interface AdmissionHandlerOptions {
   logger: Logger;
   metrics: WebhookMetrics;
   maxBodyBytes?: number;
+  /** Reviews handled at once; more are answered 429 with Retry-After before their body is read. */
+  maxConcurrentReviews?: number;
+  /** Declared body bytes handled at once (one review is always admitted); more get 429 likewise. */
+  maxInFlightBytes?: number;
+  /** Clock of the rate-limited load-shedding log line (tests). */
+  now?: () => number;
 }
 
 type Webhook = keyof typeof ADMISSION_PATHS;
@@ -87,7 +111,60 @@ function resultOf(outcome: { response: NonNullable<Extract<AdmissionOutcome, { r
 export function createAdmissionHandler(options: AdmissionHandlerOptions) {
   const { config, validator, logger, metrics } = options;
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const maxConcurrentReviews = options.maxConcurrentReviews ?? DEFAULT_MAX_CONCURRENT_REVIEWS;
+  const maxInFlightBytes = options.maxInFlightBytes ?? DEFAULT_MAX_IN_FLIGHT_BYTES;
+  const now = options.now ?? Date.now;
   const timers = { mutate: metrics.admissionSeconds.labels('mutate'), validate: metrics.admissionSeconds.labels('validate') };
+  let inFlight = 0;
+  let inFlightBytes = 0;
+  let shedSinceLog = 0;
+  let lastShedLog = -Infinity;
+  // A metav1.Status, as the API server's own 429s are; what users see if every retry is refused.
+  const shedAnswer = (message: string) => {
+    const body = JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'Status',
+      metadata: {},
+      status: 'Failure',
+      message: `the admission webhook is handling ${message} at once; retry after ${RETRY_AFTER_SECONDS}s`,
+      reason: 'TooManyRequests',
+      details: { retryAfterSeconds: RETRY_AFTER_SECONDS },
+      code: 429,
+    });
+    return { body, headers: { ...JSON_HEADERS, 'retry-after': String(RETRY_AFTER_SECONDS), 'content-length': Buffer.byteLength(body) } };
+  };
+  const shedAnswers = {
+    reviews: shedAnswer(`${maxConcurrentReviews} reviews`),
+    bytes: shedAnswer(`${maxInFlightBytes >= 1048576 ? `${Math.round((maxInFlightBytes / 1048576) * 10) / 10} MiB` : `${Math.round(maxInFlightBytes / 1024)} KiB`} of reviews`),
+  };
+
+  // 429 with Retry-After is what the API server's webhook client retries (client-go rest
+  // with_retry.go checkWait), within the webhook's timeoutSeconds; a reset connection is not.
+  function shed(request: IncomingMessage, response: ServerResponse, webhook: Webhook, reason: keyof typeof shedAnswers): void {
+    metrics.reviewsShed.inc({ webhook, reason });
+    // The body is never buffered: Node discards it after this answer. The connection stays open even
+    // while draining, because closing it with the body unread makes TCP reset it, and the API server
+    // would then see a reset instead of this answer.
+    request.resume();
+    if (response.hasHeader('connection')) response.removeHeader('connection');
+    response.writeHead(429, shedAnswers[reason].headers);
+    response.end(shedAnswers[reason].body);
+    shedSinceLog++;
+    const at = now();
+    if (at - lastShedLog >= 10_000) {
+      logger.warn('too many reviews at once: answering 429 with Retry-After, the API server retries them', {
+        webhook,
+        reason,
+        maxConcurrentReviews,
+        maxInFlightBytes,
+        inFlight,
+        inFlightBytes,
+        shed: shedSinceLog,
+      });
+      lastShedLog = at;
+      shedSinceLog = 0;
+    }
+  }
 
   function refuse(response: ServerResponse, error: HttpError, request: IncomingMessage): void {
     metrics.badRequests.inc({ reason: error.reason });
@@ -140,6 +217,29 @@ export function createAdmissionHandler(options: AdmissionHandlerOptions) {
   return function admissionHandler(request: IncomingMessage, response: ServerResponse): boolean {
     const webhook = webhookFor(request.url);
     if (!webhook) return false;
+    // Decided on arrival, from the headers, before the body is read: a refused review costs no memory.
+    // The API server always declares Content-Length; a chunked body counts as the largest allowed.
+    const declared = Number(request.headers['content-length']);
+    const bytes = Number.isInteger(declared) && declared >= 0 ? Math.min(declared, maxBodyBytes) : maxBodyBytes;
+    if (inFlight >= maxConcurrentReviews) {
+      shed(request, response, webhook, 'reviews');
+      return true;
+    }
+    // One review is always admitted, so any legal review gets through however low the cap.
+    if (inFlight > 0 && inFlightBytes + bytes > maxInFlightBytes) {
+      shed(request, response, webhook, 'bytes');
+      return true;
+    }
+    inFlight++;
+    inFlightBytes += bytes;
+    metrics.reviewsInFlight.inc();
+    metrics.reviewBytesInFlight.inc(bytes);
+    response.once('close', () => {
+      inFlight--;
+      inFlightBytes -= bytes;
+      metrics.reviewsInFlight.dec();
+      metrics.reviewBytesInFlight.dec(bytes);
+    });
     handle(request, response, webhook).catch((error: unknown) => {
       if (error instanceof HttpError) return refuse(response, error, request);
       // Anything else is a bug or a broken stream; still answer (never crash), and log the stack.

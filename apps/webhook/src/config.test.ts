@@ -15,6 +15,8 @@ describe('loadWebhookConfig', () => {
       extraDnsNames: [],
       extraIpAddresses: [],
       maxBodyBytes: 3.5 * 1024 * 1024,
+      maxConcurrentReviews: 64,
+      maxInFlightBytes: 28 * 1024 * 1024,
       shutdownDrainSeconds: 5,
       shutdownGraceSeconds: 10,
     });
@@ -32,6 +34,8 @@ describe('loadWebhookConfig', () => {
       MUTATING_WEBHOOK_CONFIGURATION: 'm',
       VALIDATING_WEBHOOK_CONFIGURATION: 'v',
       MAX_BODY_BYTES: '2048',
+      MAX_CONCURRENT_REVIEWS: '4',
+      MAX_IN_FLIGHT_BYTES: '1048576',
       SHUTDOWN_DRAIN_SECONDS: '8',
       SHUTDOWN_GRACE_SECONDS: '0',
     });
@@ -45,6 +49,8 @@ describe('loadWebhookConfig', () => {
       mutatingWebhookConfiguration: 'm',
       validatingWebhookConfiguration: 'v',
       maxBodyBytes: 2048,
+      maxConcurrentReviews: 4,
+      maxInFlightBytes: 1048576,
       shutdownDrainSeconds: 8,
       shutdownGraceSeconds: 0,
     });
@@ -66,6 +72,7 @@ describe('loadWebhookConfig', () => {
     ['a Service name with dots', { ...base, WEBHOOK_SERVICE_NAME: 'a.b' }, ['WEBHOOK_SERVICE_NAME: "a.b" must be a DNS-1035 label']],
     ['a bad extra IP', { ...base, TLS_EXTRA_IPS: '127.0.0.1,localhost' }, ['TLS_EXTRA_IPS: "localhost" is not an IP address']],
     ['a bad extra name', { ...base, TLS_EXTRA_DNS_NAMES: 'Web_Hook' }, ['TLS_EXTRA_DNS_NAMES: "Web_Hook" must be a DNS-1123 subdomain']],
+    ['no concurrent reviews', { ...base, MAX_CONCURRENT_REVIEWS: '0' }, ['MAX_CONCURRENT_REVIEWS: must be a whole number from 1 to 10000']],
     ['a negative drain', { ...base, SHUTDOWN_DRAIN_SECONDS: '-1' }, ['SHUTDOWN_DRAIN_SECONDS: must be a whole number from 0 to 600']],
     ['a tiny body limit', { ...base, MAX_BODY_BYTES: '10' }, ['MAX_BODY_BYTES: must be a whole number from 1024']],
     ['a routing problem too', { ...base, GATEWAY_DEFAULT_AGENT_TIMEOUT: '2 min', HEALTH_PORT: 'x' }, ['GATEWAY_DEFAULT_AGENT_TIMEOUT: "2 min"', 'HEALTH_PORT: must be a whole number']],

@@ -11,7 +11,7 @@ import {
   type Environment,
   type RoutingConfig,
 } from '@kaos/routing';
-import { DEFAULT_MAX_BODY_BYTES } from './admission-handler.js';
+import { DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_CONCURRENT_REVIEWS, DEFAULT_MAX_IN_FLIGHT_BYTES } from './admission-handler.js';
 
 /** Where the serving certificate comes from. */
 export type TlsMode = 'generate' | 'files';
@@ -43,6 +43,10 @@ export interface WebhookConfig {
   validatingWebhookConfiguration: string | undefined;
   /** Largest AdmissionReview body accepted (`MAX_BODY_BYTES`). */
   maxBodyBytes: number;
+  /** Reviews handled at once; more are answered 429 with Retry-After (`MAX_CONCURRENT_REVIEWS`, 64). */
+  maxConcurrentReviews: number;
+  /** Declared body bytes handled at once, one review always admitted (`MAX_IN_FLIGHT_BYTES`, 28 MiB). */
+  maxInFlightBytes: number;
   /**
    * Longest drain after SIGTERM (`SHUTDOWN_DRAIN_SECONDS`, 5): still accepting, every response closes
    * its connection, idle connections are closed; ends earlier once no connection is left.
@@ -65,6 +69,8 @@ export function loadWebhookConfig(env: Environment): WebhookConfig {
   const healthPort = envWholeNumber(env, 'HEALTH_PORT', 8081, 1, 65535, problems);
   if (webhookPort === healthPort) problems.push({ field: 'HEALTH_PORT', message: `must differ from WEBHOOK_PORT (${webhookPort})` });
   const maxBodyBytes = envWholeNumber(env, 'MAX_BODY_BYTES', DEFAULT_MAX_BODY_BYTES, 1024, 64 * 1024 * 1024, problems);
+  const maxConcurrentReviews = envWholeNumber(env, 'MAX_CONCURRENT_REVIEWS', DEFAULT_MAX_CONCURRENT_REVIEWS, 1, 10_000, problems);
+  const maxInFlightBytes = envWholeNumber(env, 'MAX_IN_FLIGHT_BYTES', DEFAULT_MAX_IN_FLIGHT_BYTES, 1024, 1024 * 1024 * 1024, problems);
   const shutdownDrainSeconds = envWholeNumber(env, 'SHUTDOWN_DRAIN_SECONDS', 5, 0, 600, problems);
   const shutdownGraceSeconds = envWholeNumber(env, 'SHUTDOWN_GRACE_SECONDS', 10, 0, 600, problems);
 
@@ -118,6 +124,8 @@ export function loadWebhookConfig(env: Environment): WebhookConfig {
     mutatingWebhookConfiguration: envValue(env, 'MUTATING_WEBHOOK_CONFIGURATION'),
     validatingWebhookConfiguration: envValue(env, 'VALIDATING_WEBHOOK_CONFIGURATION'),
     maxBodyBytes,
+    maxConcurrentReviews,
+    maxInFlightBytes,
     shutdownDrainSeconds,
     shutdownGraceSeconds,
   };

@@ -19,10 +19,12 @@ export async function serveForTest(handler: RouteHandler) {
       res.end();
     }
   });
-  server.keepAliveTimeout = 1000;
+  // Node's client agent drops a kept-alive socket a second before the server's advertised timeout.
+  server.keepAliveTimeout = 5000;
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
+    port,
     /** Sends one request and collects the status and body. */
     send(path: string, body: string | Buffer, headers: Record<string, string> = { 'content-type': 'application/json' }, method = 'POST') {
       return new Promise<{ status: number; body: string }>((resolve, reject) => {
@@ -35,6 +37,10 @@ export async function serveForTest(handler: RouteHandler) {
         req.end(body);
       });
     },
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
   };
 }

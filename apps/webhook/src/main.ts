@@ -124,6 +124,8 @@ async function run(config: WebhookConfig, logger: Logger, metrics: WebhookMetric
     logger,
     metrics,
     maxBodyBytes: config.maxBodyBytes,
+    maxConcurrentReviews: config.maxConcurrentReviews,
+    maxInFlightBytes: config.maxInFlightBytes,
   });
   const webhookServer = createWebhookServer(material, handler);
   serving.connections = trackConnections(webhookServer);

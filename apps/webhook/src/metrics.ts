@@ -6,6 +6,9 @@ export interface WebhookMetrics {
   admissions: Counter<'webhook' | 'kind' | 'operation' | 'result'>;
   admissionSeconds: Histogram<'webhook'>;
   badRequests: Counter<'reason'>;
+  reviewsShed: Counter<'webhook' | 'reason'>;
+  reviewsInFlight: Gauge;
+  reviewBytesInFlight: Gauge;
   certificateExpiry: Gauge;
 }
 
@@ -32,6 +35,22 @@ export function createMetrics(withProcessMetrics = true): WebhookMetrics {
       name: 'kaos_webhook_bad_requests_total',
       help: 'Requests refused with a 4xx before any admission decision, by reason.',
       labelNames: ['reason'],
+      registers: [registry],
+    }),
+    reviewsShed: new Counter({
+      name: 'kaos_webhook_reviews_shed_total',
+      help: 'Reviews answered 429 with Retry-After before being read (the API server retries them), by webhook and the cap reached (reviews: MAX_CONCURRENT_REVIEWS, bytes: MAX_IN_FLIGHT_BYTES).',
+      labelNames: ['webhook', 'reason'],
+      registers: [registry],
+    }),
+    reviewsInFlight: new Gauge({
+      name: 'kaos_webhook_reviews_in_flight',
+      help: 'Reviews being read, decided or answered right now.',
+      registers: [registry],
+    }),
+    reviewBytesInFlight: new Gauge({
+      name: 'kaos_webhook_review_bytes_in_flight',
+      help: 'Declared body bytes of the reviews in flight.',
       registers: [registry],
     }),
     certificateExpiry: new Gauge({

@@ -127,6 +127,8 @@ describe('bad values fail the render with a message naming the value', () => {
     ['a webhook timeout above 30 s', { 'webhook.timeoutSeconds': 31 }, "at '/webhook/timeoutSeconds'"],
     ['a negative shutdown delay', { 'webhook.shutdownDelaySeconds': -1 }, "at '/webhook/shutdownDelaySeconds'"],
     ['a drain over two minutes', { 'webhook.drainSeconds': 121 }, "at '/webhook/drainSeconds'"],
+    ['no concurrent reviews', { 'webhook.maxConcurrentReviews': 0 }, "at '/webhook/maxConcurrentReviews'"],
+    ['no bytes in flight', { 'webhook.maxInFlightMiB': 0 }, "at '/webhook/maxInFlightMiB'"],
     ['cert-manager in local mode', { 'certManager.enabled': true, 'localMode.enabled': true }, 'certManager.enabled and localMode.enabled cannot be combined'],
   ])('%s', (_name, values, message) => {
     const result = helmTemplate(setArgs(values));
@@ -211,6 +213,15 @@ describe('pods', () => {
     expect(container.lifecycle).toEqual(lifecycle);
     expect(envOf(container)).toMatchObject(env);
     expect(spec.terminationGracePeriodSeconds).toBe(grace);
+  });
+
+  it.each([
+    ['default: 8 of the largest reviews (28 MiB) under the 256Mi limit, 64 reviews', {}, { MAX_IN_FLIGHT_BYTES: String(28 * 1048576), MAX_CONCURRENT_REVIEWS: '64' }],
+    ['from the values', { 'webhook.maxInFlightMiB': 12, 'webhook.maxConcurrentReviews': 20 }, { MAX_IN_FLIGHT_BYTES: String(12 * 1048576), MAX_CONCURRENT_REVIEWS: '20' }],
+  ])('webhook load shedding caps, %s', (_name, values, expected) => {
+    const container = podSpec(find(render(setArgs(values)), 'Deployment', 'kaos-operator-webhook')).containers[0]!;
+    expect(envOf(container)).toMatchObject(expected);
+    expect(container.resources?.limits?.memory).toBe('256Mi');
   });
 
   it.each([

@@ -14,6 +14,8 @@ const defaults: HelmValues = {
     timeoutSeconds: 10,
     shutdownDelaySeconds: 10,
     drainSeconds: 5,
+    maxInFlightMiB: 28,
+    maxConcurrentReviews: 64,
     routeGuardFailurePolicy: 'Fail',
     excludedNamespaces: [],
     logLevel: 'info',

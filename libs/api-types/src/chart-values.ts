@@ -90,6 +90,8 @@ export const HelmValuesSchema = Type.Object(
         timeoutSeconds: Type.Integer({ minimum: 1, maximum: 30, description: 'Admission timeout the API server applies (1-30)' }),
         shutdownDelaySeconds: Type.Integer({ minimum: 0, maximum: 120, description: 'preStop sleep before SIGTERM while kube-proxy drops the pod (0: none)' }),
         drainSeconds: Type.Integer({ minimum: 0, maximum: 120, description: 'Longest drain of kept-alive connections after SIGTERM' }),
+        maxInFlightMiB: Type.Integer({ minimum: 1, maximum: 1024, description: 'MiB of review bodies handled at once per pod (one review always); more get 429 with Retry-After' }),
+        maxConcurrentReviews: Type.Integer({ minimum: 1, maximum: 10_000, description: 'Reviews of any size handled at once per pod; more get 429 with Retry-After' }),
         routeGuardFailurePolicy: stringEnum(['Fail', 'Ignore'] as const, { description: 'Failure policy of the HTTPRoute path guard' }),
         excludedNamespaces: Type.Array(Type.String({ pattern: DNS1123_LABEL_PATTERN, maxLength: 63 }), { description: 'Namespaces the webhooks never intercept' }),
         logLevel,
