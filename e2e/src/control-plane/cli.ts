@@ -19,7 +19,7 @@ import { join } from 'node:path';
 
 import { buildImages, type ImageManifest } from '../images/manifest.js';
 import { imageRef, nodeImages, startNodeCluster } from '../node/cluster.js';
-import { deleteBridge, readNodeState, stopNodeFromState } from '../node/index.js';
+import { deleteBridge, importMissingImages, readNodeState, stopNodeFromState } from '../node/index.js';
 import { buildToolsScript, gatewayApiBundlePath, isAlive, probeReady, runDir, runKubectl, startControlPlane, terminate } from './index.js';
 
 interface State {
@@ -126,6 +126,15 @@ async function up({ name, crds, gateway, node }: Args): Promise<void> {
       await down(name);
     } else if (await healthy(existing)) {
       log(`"${name}" already up: ${existing.server}`);
+      const nodeState = nodeOf(existing);
+      if (existing.node && nodeState) {
+        // A rebuilt app has a new tag: import it, so `helm upgrade` can roll its pods onto it.
+        const manifest = await buildImages(log);
+        const imported = await importMissingImages(nodeState, nodeImages(manifest), log);
+        if (imported > 0) log(`imported ${imported} rebuilt image(s) into the node`);
+        existing.node.images = Object.fromEntries(manifest.images.map((image) => [image.name, image.ref]));
+        await writeState(existing);
+      }
       process.stdout.write(`export KUBECONFIG=${existing.kubeconfigPath}\n`);
       return;
     }
@@ -161,11 +170,15 @@ async function up({ name, crds, gateway, node }: Args): Promise<void> {
     components: cp.components, startedAt: new Date().toISOString(),
     ...(manifest ? { node: { images: Object.fromEntries(manifest.images.map((image) => [image.name, image.ref])) } } : {}),
   };
-  const tmp = `${statePath(name)}.tmp`;
-  await writeFile(tmp, JSON.stringify(state, null, 2) + '\n');
-  await rename(tmp, statePath(name));
+  await writeState(state);
   log(`"${name}" up: ${cp.server} (pids ${cp.components.map((c) => `${c.name}=${c.pid}`).join(' ')}); logs in ${workDir}`);
   process.stdout.write(`export KUBECONFIG=${cp.kubeconfigPath}\n`);
+}
+
+async function writeState(state: State): Promise<void> {
+  const tmp = `${statePath(state.name)}.tmp`;
+  await writeFile(tmp, JSON.stringify(state, null, 2) + '\n');
+  await rename(tmp, statePath(state.name));
 }
 
 async function status(name: string): Promise<number> {

@@ -448,7 +448,7 @@ export async function startNode(cp: ControlPlane, network: NodeNetwork, options:
     const importImages = async (images: NodeImage[]): Promise<void> => {
       for (const image of images) {
         const t = Date.now();
-        const result = await ctrAt(socket, ['images', 'import', '--no-unpack=false', image.archive]);
+        const result = await ctrAt(socket, ['images', 'import', image.archive]);
         if (result.code !== 0) throw new Error(`ctr images import ${image.archive} failed: ${result.stderr}`);
         log(`imported ${image.ref} in ${Date.now() - t} ms`);
       }
@@ -508,6 +508,21 @@ export async function startNode(cp: ControlPlane, network: NodeNetwork, options:
     await stopNodeFromState(readNodeState() ?? state, cp, log).catch((cleanupError: Error) => log(`cleanup after a failed start: ${cleanupError.message}`));
     throw error;
   }
+}
+
+/** Imports into a recorded node's containerd the images it does not have yet; returns how many it imported. */
+export async function importMissingImages(state: NodeState, images: NodeImage[], log: (message: string) => void = () => {}): Promise<number> {
+  const listed = await ctrAt(state.containerdSocket, ['images', 'ls', '-q']);
+  if (listed.code !== 0) throw new Error(`ctr images ls failed: ${listed.stderr}`);
+  const present = new Set(listed.stdout.split('\n').map((line) => line.trim()));
+  let imported = 0;
+  for (const image of images.filter((candidate) => !present.has(candidate.ref))) {
+    const result = await ctrAt(state.containerdSocket, ['images', 'import', image.archive]);
+    if (result.code !== 0) throw new Error(`ctr images import ${image.archive} failed: ${result.stderr}`);
+    log(`imported ${image.ref}`);
+    imported++;
+  }
+  return imported;
 }
 
 /** Processes of containerd's runc shims that belong to the containerd at `socket`. */
