@@ -1,16 +1,31 @@
 // The Helm chart installed for real: helm install (local mode) into a fresh control plane without
 // our CRDs, the apps running with the chart's service-account tokens, upgrade and uninstall.
+import { X509Certificate } from 'node:crypto';
+import { join } from 'node:path';
+import { connect } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { gatewayApiBundlePath, startControlPlane, type ControlPlane } from './control-plane/index.js';
 import { freePort } from './control-plane/proc.js';
-import type { AppProcess } from './support/app-process.js';
+import { startApp, type AppProcess } from './support/app-process.js';
 import { getJson as kubectlJson, eventually, kubectlOk, kubectlWithManifest } from './support/cluster.js';
-import { CHART_DIR, helm, helmOk, installLocalRelease, releaseConfig, releaseNames, startLocalApps, type LocalRelease } from './support/release.js';
+import {
+  CHART_DIR,
+  chartNodeOptions,
+  helm,
+  helmOk,
+  installLocalRelease,
+  localAppEnvironments,
+  releaseConfig,
+  releaseNames,
+  serviceAccountKubeconfig,
+  startLocalApps,
+  type LocalRelease,
+} from './support/release.js';
 
 let plane: ControlPlane;
 let release: LocalRelease;
 const names = releaseNames('kaos-operator');
-const apps: { webhook?: AppProcess; controller?: AppProcess } = {};
+const apps: { webhook?: AppProcess; controller?: AppProcess; secondWebhook?: AppProcess } = {};
 const USER_NAMESPACE = 'my-namespace';
 
 beforeAll(async () => {
@@ -28,9 +43,61 @@ async function startApps(): Promise<void> {
 }
 
 async function stopApps(): Promise<void> {
-  await Promise.all([apps.webhook?.stop(), apps.controller?.stop()]);
+  await Promise.all([apps.webhook?.stop(), apps.controller?.stop(), apps.secondWebhook?.stop()]);
   apps.webhook = undefined;
   apps.controller = undefined;
+  apps.secondWebhook = undefined;
+}
+
+/**
+ * A second webhook replica as the chart's Deployment would run it (its own token, the release's
+ * environment) on another port: the API server does not call it, but it shares the Secret.
+ */
+async function startSecondWebhook(): Promise<number> {
+  const setup = {
+    webhookHealthPort: await freePort(),
+    controllerHealthPort: 0,
+    webhookKubeconfig: await serviceAccountKubeconfig(plane, release.namespace, names.webhookServiceAccount, join(plane.workDir, 'webhook-second.kubeconfig')),
+    controllerKubeconfig: '',
+  };
+  const port = await freePort();
+  const env = localAppEnvironments(release, await releaseConfig(plane, release), setup).webhook;
+  apps.secondWebhook = startApp('webhook', { ...env, WEBHOOK_PORT: String(port), NODE_OPTIONS: chartNodeOptions('webhook') }, join(plane.workDir, `webhook-second-${Date.now()}.log`), setup.webhookHealthPort);
+  await apps.secondWebhook.waitReady();
+  return port;
+}
+
+/** SHA-256 fingerprint of the certificate a webhook process presents on `port`. */
+function servedFingerprint(port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: '127.0.0.1', port, rejectUnauthorized: false }, () => {
+      const { fingerprint256 } = socket.getPeerCertificate();
+      socket.end();
+      resolve(fingerprint256);
+    });
+    socket.on('error', reject);
+  });
+}
+
+/** `kubectl apply`s of one Agent, each changing it, one after the other until stopped; counts what was admitted. */
+function applyLoad(name: string) {
+  let running = true;
+  let applied = 0;
+  const failures: string[] = [];
+  const loop = (async () => {
+    for (let index = 0; running; index++) {
+      const result = await applyResource('Agent', name, { modelAPI: 'm', config: { description: `apply ${index}` } });
+      if (result.code === 0) applied++;
+      else failures.push(result.stderr.trim());
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await loop;
+      return { applied, failures };
+    },
+  };
 }
 
 const getJson = <T>(args: string[]) => kubectlJson<T>(plane, args);
@@ -44,7 +111,9 @@ const caBundles = async () => {
   }
   return bundles;
 };
-const certificateSecret = () => getJson<{ data?: Record<string, string> }>(['get', 'secret', names.webhookSecret, '-n', release.namespace]);
+type Secret = { type?: string; metadata: { labels?: Record<string, string>; annotations?: Record<string, string> }; data?: Record<string, string> };
+const certificateSecret = () => getJson<Secret>(['get', 'secret', names.webhookSecret, '-n', release.namespace]);
+const decode = (base64: string | undefined) => Buffer.from(base64 ?? '', 'base64').toString('utf8');
 const timeoutOf = async (kind: string, name: string) =>
   (await getJson<{ spec: { gatewayRoute?: { timeout?: string } } }>(['get', kind, name, '-n', USER_NAMESPACE]))?.spec.gatewayRoute?.timeout;
 const applyResource = (kind: string, name: string, spec: Record<string, unknown>) =>
@@ -133,7 +202,12 @@ describe('helm install, upgrade and uninstall of charts/kaos-operator', () => {
     ['webhook', 'get secrets/another-secret -n kaos-system', 'no'],
     ['webhook', 'list secrets -n kaos-system', 'no'],
     ['webhook', 'get secrets -A', 'no'],
-    ['webhook', 'create secrets -n kaos-system', 'no'],
+    ['webhook', 'watch secrets/kaos-operator-webhook-tls -n kaos-system', 'yes'],
+    ['webhook', 'watch secrets -n kaos-system', 'no'],
+    ['webhook', 'delete secrets/kaos-operator-webhook-tls -n kaos-system', 'no'],
+    // RBAC cannot limit create by name: any Secret, but only in the release namespace.
+    ['webhook', 'create secrets -n kaos-system', 'yes'],
+    ['webhook', 'create secrets -n default', 'no'],
     ['webhook', 'patch validatingwebhookconfigurations/kaos-operator-webhook', 'yes'],
     ['webhook', 'patch validatingwebhookconfigurations/someone-else', 'no'],
     ['webhook', 'list agents.kaos.tools -A', 'no'],
@@ -151,6 +225,44 @@ describe('helm install, upgrade and uninstall of charts/kaos-operator', () => {
     expect(result.stderr).not.toMatch(/violate|error|invalid/i);
     expect(result.code).toBe(0);
     expect(result.stdout).toContain('deployment.apps/kaos-prod-kaos-operator-controller-manager created (server dry run)');
+  });
+
+  it('the TLS Secret deleted under apply load: recreated within seconds as the chart made it, both replicas switch to its certificate, every apply admitted', async () => {
+    const before = (await certificateSecret())!;
+    const oldCa = decode(before.data?.['ca.crt']).trim();
+    const secondPort = await startSecondWebhook();
+    const loads = [applyLoad('under-load-a'), applyLoad('under-load-b')];
+    let recreateSeconds = Number.NaN;
+    let results: Array<{ applied: number; failures: string[] }>;
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 2000));
+      const deletedAt = Date.now();
+      await kubectlOk(plane, ['delete', 'secret', names.webhookSecret, '-n', release.namespace]);
+      const recreated = await eventually('the recreated Secret', async () => {
+        const secret = await certificateSecret();
+        return secret?.data?.['tls.crt'] === undefined ? undefined : secret;
+      }, 15_000);
+      recreateSeconds = (Date.now() - deletedAt) / 1000;
+      // As Helm made it, so helm upgrade (next test) and helm uninstall (last test) still handle it.
+      expect(recreated.type).toBe('Opaque');
+      expect(recreated.metadata.labels).toEqual(before.metadata.labels);
+      expect(recreated.metadata.annotations).toMatchObject({ 'meta.helm.sh/release-name': release.release, 'meta.helm.sh/release-namespace': release.namespace });
+      const newCa = decode(recreated.data?.['ca.crt']).trim();
+      expect(newCa).not.toBe(oldCa);
+      // The old CA stays trusted while the replicas still serve its certificate.
+      await eventually('both CAs in every caBundle', async () => ((await caBundles()).every((bundle) => decode(bundle).includes(newCa) && decode(bundle).includes(oldCa)) ? true : undefined), 15_000);
+      const fingerprint = new X509Certificate(decode(recreated.data?.['tls.crt'])).fingerprint256;
+      await eventually('both replicas serving the new certificate', async () => ((await servedFingerprint(release.webhookPort)) === fingerprint && (await servedFingerprint(secondPort)) === fingerprint ? true : undefined), 60_000);
+      // Applies keep going over the new certificate.
+      await new Promise((resolve) => setTimeout(resolve, 3000));
+    } finally {
+      results = await Promise.all(loads.map((load) => load.stop()));
+      await apps.secondWebhook?.stop();
+      apps.secondWebhook = undefined;
+    }
+    expect(recreateSeconds).toBeLessThan(10);
+    expect(results.flatMap((result) => result.failures)).toEqual([]);
+    expect(results.reduce((sum, result) => sum + result.applied, 0)).toBeGreaterThan(20);
   });
 
   it('helm upgrade with new defaults keeps the certificates; the restarted apps default new resources to them over the same TLS', async () => {

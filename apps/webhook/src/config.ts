@@ -35,6 +35,8 @@ export interface WebhookConfig {
   serviceName: string;
   /** Secret holding the generated CA and certificate (`WEBHOOK_SECRET_NAME`, `{service}-tls`). */
   secretName: string;
+  /** Labels of that Secret if the webhook has to create it without having seen it (`WEBHOOK_SECRET_LABELS`, a JSON object). */
+  secretLabels: Record<string, string> | undefined;
   /** More certificate names and IPs for local runs (`TLS_EXTRA_DNS_NAMES`, `TLS_EXTRA_IPS`, comma-separated). */
   extraDnsNames: string[];
   extraIpAddresses: string[];
@@ -54,6 +56,23 @@ export interface WebhookConfig {
   shutdownDrainSeconds: number;
   /** After the drain, how long in-flight reviews may take before connections are cut (`SHUTDOWN_GRACE_SECONDS`, 10). */
   shutdownGraceSeconds: number;
+}
+
+// A JSON object of strings, as the chart renders its labels with toJson.
+function labels(env: Environment, name: string, problems: FieldProblem[]): Record<string, string> | undefined {
+  const text = envValue(env, name);
+  if (text === undefined) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    parsed = undefined;
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed) || !Object.values(parsed).every((value) => typeof value === 'string')) {
+    problems.push({ field: name, message: `must be a JSON object of strings, e.g. {"app.kubernetes.io/name":"kaos-operator"}, not ${JSON.stringify(text)}` });
+    return undefined;
+  }
+  return parsed as Record<string, string>;
 }
 
 function list(env: Environment, name: string): string[] {
@@ -98,6 +117,7 @@ export function loadWebhookConfig(env: Environment): WebhookConfig {
     }
   }
 
+  const secretLabels = labels(env, 'WEBHOOK_SECRET_LABELS', problems);
   const extraIpAddresses = list(env, 'TLS_EXTRA_IPS');
   for (const address of extraIpAddresses) {
     if (isIP(address) === 0) problems.push({ field: 'TLS_EXTRA_IPS', message: `${JSON.stringify(address)} is not an IP address` });
@@ -119,6 +139,7 @@ export function loadWebhookConfig(env: Environment): WebhookConfig {
     namespace,
     serviceName,
     secretName,
+    secretLabels,
     extraDnsNames,
     extraIpAddresses,
     mutatingWebhookConfiguration: envValue(env, 'MUTATING_WEBHOOK_CONFIGURATION'),

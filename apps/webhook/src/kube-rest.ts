@@ -1,10 +1,11 @@
-// The four Kubernetes calls the webhook makes (read/create/replace its Secret, read/patch its webhook
+// The Kubernetes calls the webhook makes (read/create/replace/watch its Secret, read/patch its webhook
 // configurations), over node:https with credentials from kube-credentials.ts. client-node's types
 // only: its generated API classes and their dependencies cost ~30 MB of RSS at runtime (ADR 0008).
 import { request, type RequestOptions } from 'node:https';
 import type { KubeCredentials } from './kube-credentials.js';
 import type { V1MutatingWebhookConfiguration, V1Secret, V1ValidatingWebhookConfiguration } from '@kubernetes/client-node';
 import type { SecretsApi } from './tls/secret-store.js';
+import type { SecretWatchApi, WatchEvent } from './tls/secret-watch.js';
 import type { WebhookConfigurationsApi } from './tls/ca-injector.js';
 
 /** Longest a single API call may take before it fails (and the caller's backoff retries). */
@@ -78,6 +79,69 @@ export function restSecretsApi(credentials: KubeCredentials): SecretsApi {
     replaceNamespacedSecret: ({ name, namespace, body }) =>
       kubernetesRequest<V1Secret>(credentials, 'PUT', `/api/v1/namespaces/${encode(namespace)}/secrets/${encode(name)}`, body),
   } as SecretsApi;
+}
+
+/** Seconds the API server keeps one watch open before ending it (the watcher then re-opens it). */
+const WATCH_TIMEOUT_SECONDS = 300;
+
+/**
+ * One watch of the Secret `name`, newline-delimited JSON events until the API server ends it.
+ * Restricted by the field selector metadata.name, which is what lets RBAC allow it by resourceName.
+ */
+export function restSecretWatchApi(credentials: KubeCredentials, timeoutSeconds = WATCH_TIMEOUT_SECONDS): SecretWatchApi {
+  return {
+    watchNamespacedSecret: ({ name, namespace }, onEvent, signal) => {
+      const query = new URLSearchParams({ watch: 'true', fieldSelector: `metadata.name=${name}`, timeoutSeconds: String(timeoutSeconds) });
+      const url = new URL(`${credentials.server.replace(/\/+$/, '')}/api/v1/namespaces/${encode(namespace)}/secrets?${query}`);
+      // Silence longer than the server's own timeout means a dead connection.
+      const options: RequestOptions = { method: 'GET', headers: { accept: 'application/json' }, timeout: (timeoutSeconds + 30) * 1000 };
+      credentials.applyTo(options);
+      return new Promise<void>((resolve, reject) => {
+        if (signal.aborted) return resolve();
+        const req = request(url, options, (res) => {
+          const status = res.statusCode ?? 0;
+          if (status < 200 || status >= 300) {
+            const chunks: Buffer[] = [];
+            res.on('data', (chunk: Buffer) => chunks.push(chunk));
+            res.on('end', () => {
+              const text = Buffer.concat(chunks).toString('utf8');
+              let body: unknown = text;
+              try {
+                body = JSON.parse(text);
+              } catch {
+                // keep the raw text
+              }
+              reject(new KubernetesApiError(status, `watch ${url.pathname} failed with HTTP ${status}`, body, res.headers));
+            });
+            return;
+          }
+          let pending = '';
+          res.setEncoding('utf8');
+          res.on('data', (chunk: string) => {
+            pending += chunk;
+            let newline: number;
+            while ((newline = pending.indexOf('\n')) !== -1) {
+              const line = pending.slice(0, newline).trim();
+              pending = pending.slice(newline + 1);
+              if (line === '') continue;
+              try {
+                onEvent(JSON.parse(line) as WatchEvent);
+              } catch (error) {
+                req.destroy(new Error(`unreadable watch event: ${(error as Error).message}`));
+                return;
+              }
+            }
+          });
+          res.on('end', () => resolve());
+          res.on('error', (error) => (signal.aborted ? resolve() : reject(error)));
+        });
+        signal.addEventListener('abort', () => req.destroy(), { once: true });
+        req.on('timeout', () => req.destroy(new Error(`watch ${url.pathname} was silent for ${timeoutSeconds + 30} s`)));
+        req.on('error', (error) => (signal.aborted ? resolve() : reject(error)));
+        req.end();
+      });
+    },
+  };
 }
 
 const WEBHOOK_CONFIGURATIONS = '/apis/admissionregistration.k8s.io/v1';

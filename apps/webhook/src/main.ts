@@ -7,7 +7,7 @@ import { ConfigError } from '@kaos/routing';
 import { createAdmissionHandler } from './admission-handler.js';
 import { loadWebhookConfig, type WebhookConfig } from './config.js';
 import { loadKubeCredentials } from './kube-credentials.js';
-import { restSecretsApi, restWebhookConfigurationsApi } from './kube-rest.js';
+import { restSecretWatchApi, restSecretsApi, restWebhookConfigurationsApi } from './kube-rest.js';
 import { DEFAULT_IDLE_CLOSE_MS, trackConnections, type ConnectionTracker } from './drain.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMetrics, type WebhookMetrics } from './metrics.js';
@@ -17,6 +17,7 @@ import { startCertificateManager, type CertificateManager } from './tls/cert-man
 import { webhookSubjectAltNames } from './tls/certificates.js';
 import { DEFAULT_ROTATION_POLICY, type TlsMaterial } from './tls/rotation.js';
 import { createSecretStore } from './tls/secret-store.js';
+import { watchSecretChanges } from './tls/secret-watch.js';
 
 async function startCertificates(config: WebhookConfig, logger: Logger, onCertificate: (material: TlsMaterial) => void): Promise<CertificateManager> {
   if (config.tlsMode === 'files') {
@@ -42,7 +43,10 @@ async function startCertificates(config: WebhookConfig, logger: Logger, onCertif
       namespace: config.namespace,
       policy: DEFAULT_ROTATION_POLICY,
       logger,
+      ...(config.secretLabels === undefined ? {} : { labels: config.secretLabels }),
     }),
+    changes: (onChange) =>
+      watchSecretChanges({ api: restSecretWatchApi(credentials), name: config.secretName, namespace: config.namespace, logger, onChange }),
     sans: webhookSubjectAltNames({
       service: config.serviceName,
       namespace: config.namespace,

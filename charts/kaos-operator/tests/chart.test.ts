@@ -277,9 +277,25 @@ describe('RBAC is least privilege', () => {
     }
   });
 
-  it('touches Secrets only by name, and only the webhook certificate Secret', () => {
+  it('reads, updates and watches only the webhook certificate Secret; creates Secrets (to recreate it) only in the release namespace', () => {
     const secretRules = allRules.filter((rule) => rule.resources.includes('secrets'));
-    expect(secretRules).toEqual([{ apiGroups: [''], resources: ['secrets'], resourceNames: ['kaos-operator-webhook-tls'], verbs: ['get', 'update'] }]);
+    expect(secretRules).toEqual([
+      { apiGroups: [''], resources: ['secrets'], resourceNames: ['kaos-operator-webhook-tls'], verbs: ['get', 'update', 'watch'] },
+      // RBAC cannot restrict create by name.
+      { apiGroups: [''], resources: ['secrets'], verbs: ['create'] },
+    ]);
+    const role = find(objects, 'Role', 'kaos-operator-webhook-certificates');
+    expect(role.metadata.namespace).toBe('kaos-system');
+    for (const clusterRole of objects.filter((object) => object.kind === 'ClusterRole')) {
+      expect((clusterRole.rules as Rule[]).filter((rule) => rule.resources.includes('secrets'))).toEqual([]);
+    }
+  });
+
+  it('gives the webhook the labels of its Secret, for a Secret it recreates without having seen it', () => {
+    const container = podSpec(find(objects, 'Deployment', 'kaos-operator-webhook')).containers[0]!;
+    const labels = JSON.parse(envOf(container).WEBHOOK_SECRET_LABELS as string) as Record<string, string>;
+    expect(labels).toEqual(find(objects, 'Secret', 'kaos-operator-webhook-tls').metadata.labels);
+    expect(labels).toMatchObject({ 'app.kubernetes.io/managed-by': 'Helm', 'app.kubernetes.io/instance': 'kaos-operator' });
   });
 
   it('patches only its own webhook configurations', () => {

@@ -73,8 +73,27 @@ interface GenerateHarness {
   manager: CertificateManager;
 }
 
-function generate(setup: (api: FakeSecretsApi, injector: FakeInjector) => void = () => undefined, checkIntervalMs = CHECK): GenerateHarness {
-  const api = new FakeSecretsApi();
+/** Stands in for the Secret watch: the test fires what the watch would report. */
+class FakeChanges {
+  private readonly listeners: Array<(reason: string) => void> = [];
+  unsubscribed = 0;
+
+  readonly subscribe = (onChange: (reason: string) => void): (() => void) => {
+    this.listeners.push(onChange);
+    return () => this.unsubscribed++;
+  };
+
+  fire(reason: string): void {
+    for (const listener of this.listeners) listener(reason);
+  }
+}
+
+function generate(
+  setup: (api: FakeSecretsApi, injector: FakeInjector) => void = () => undefined,
+  checkIntervalMs = CHECK,
+  shared: { api?: FakeSecretsApi; changes?: FakeChanges } = {},
+): GenerateHarness {
+  const api = shared.api ?? new FakeSecretsApi();
   const timers = new FakeTimers();
   const events: string[] = [];
   const injector = new FakeInjector(events);
@@ -91,6 +110,7 @@ function generate(setup: (api: FakeSecretsApi, injector: FakeInjector) => void =
     random: () => 0.5, // no jitter: delays are exactly the exponential steps
     checkIntervalMs,
     propagationDelayMs: PROPAGATION,
+    ...(shared.changes === undefined ? {} : { changes: shared.changes.subscribe }),
     onCertificate: (material) => {
       events.push('serve');
       served.push(material);
@@ -233,6 +253,50 @@ describe('generate mode', () => {
     await eventually(() => h.timers.delays().includes(PROPAGATION));
     h.timers.advance(PROPAGATION);
     await eventually(() => h.served.length === 2);
+  });
+
+  it('recreates a deleted Secret as soon as the watch reports it, keeps the served CA trusted, and serves the new certificate after the propagation delay', async () => {
+    const changes = new FakeChanges();
+    const h = generate((api) => api.put('webhook-tls', secretData(caGood, leafGood), { type: 'Opaque', metadata: { labels: { 'app.kubernetes.io/managed-by': 'Helm' } } }), CHECK, { changes });
+    await h.manager.ready;
+    await scheduled(h.timers);
+    h.api.secrets.delete('kaos-system/webhook-tls');
+    changes.fire('DELETED');
+    h.timers.advance(200); // debounce, far from the 10-minute check
+    await eventually(() => h.api.secrets.has('kaos-system/webhook-tls') && h.timers.delays().includes(PROPAGATION));
+    expect(h.api.secrets.get('kaos-system/webhook-tls')).toMatchObject({ type: 'Opaque', metadata: { labels: { 'app.kubernetes.io/managed-by': 'Helm' } } });
+    const bundle = splitPemCertificates(h.injector.bundles.at(-1)!);
+    expect(bundle).toHaveLength(2);
+    expect(bundle[1]).toBe(caGood.certificatePem);
+    // Still the old certificate until the API servers have the new CA: it stays valid, its CA is in the bundle.
+    expect(h.served).toHaveLength(1);
+    h.timers.advance(PROPAGATION);
+    await eventually(() => h.served.length === 2);
+    expect(h.served[1]!.cert).toBe(h.api.decoded()[SECRET_KEYS.tlsCert]);
+    expect(h.served[1]!.caFingerprint).not.toBe(h.served[0]!.caFingerprint);
+    h.manager.stop();
+    expect(changes.unsubscribed).toBe(1);
+  });
+
+  it('two replicas seeing the deletion race to recreate it: one create wins, the other adopts it, both serve the same new certificate', async () => {
+    const api = new FakeSecretsApi();
+    api.put('webhook-tls', secretData(caGood, leafGood));
+    const changes = new FakeChanges();
+    const replicas = [generate(() => undefined, CHECK, { api, changes }), generate(() => undefined, CHECK, { api, changes })];
+    for (const replica of replicas) await replica.manager.ready;
+    for (const replica of replicas) await scheduled(replica.timers);
+    api.secrets.delete('kaos-system/webhook-tls');
+    changes.fire('DELETED');
+    for (const replica of replicas) replica.timers.advance(200);
+    await eventually(() => replicas.every((replica) => replica.timers.delays().includes(PROPAGATION)));
+    // One create; the loser's AlreadyExists (if it got that far) made it re-read and adopt.
+    expect(api.writes).toBe(1);
+    expect(api.conflicts).toBeLessThanOrEqual(1);
+    for (const replica of replicas) replica.timers.advance(PROPAGATION);
+    await eventually(() => replicas.every((replica) => replica.served.length === 2));
+    expect(replicas[0]!.served[1]!.fingerprint).toBe(replicas[1]!.served[1]!.fingerprint);
+    expect(replicas[0]!.served[1]!.cert).toBe(api.decoded()[SECRET_KEYS.tlsCert]);
+    expect(replicas[1]!.injector.bundles.at(-1)).toBe(replicas[0]!.injector.bundles.at(-1));
   });
 
   it('stops: clears its timers, rejects ready when nothing was loaded, and does not switch after a pending wait', async () => {

@@ -65,6 +65,12 @@ export interface GenerateModeOptions extends CommonOptions {
   readonly checkIntervalMs?: number;
   /** Wait between injecting a bundle with a new CA and serving a certificate of that CA. */
   readonly propagationDelayMs?: number;
+  /**
+   * Tells of changes to the Secret (a watch, secret-watch.ts): each one triggers a check at once, so a
+   * deleted Secret is recreated and another replica's new certificate adopted within a second.
+   * Returns the function that stops it.
+   */
+  readonly changes?: (onChange: (reason: string) => void) => () => void;
 }
 
 /** Certificates mounted from elsewhere (cert-manager): only serve and reload them. */
@@ -123,6 +129,7 @@ export function startCertificateManager(options: CertificateManagerOptions): Cer
   let timer: unknown;
   let debounce: unknown;
   let watcher: FSWatcher | undefined;
+  let unsubscribe: (() => void) | undefined;
   let sleeper: { handle: unknown; wake: () => void } | undefined;
   let chain: Promise<void> = Promise.resolve();
 
@@ -276,6 +283,16 @@ export function startCertificateManager(options: CertificateManagerOptions): Cer
   }
 
   run().catch(() => undefined); // already logged; the retry is scheduled
+  if (options.mode === 'generate' && options.changes !== undefined) {
+    unsubscribe = options.changes((reason) => {
+      if (debounce !== undefined || stopped) return;
+      debounce = timers.setTimeout(() => {
+        debounce = undefined;
+        log.debug('certificate Secret changed; checking it now', { reason });
+        run().catch(() => undefined); // already logged; the retry is scheduled
+      }, WATCH_DEBOUNCE_MS);
+    });
+  }
 
   return {
     ready,
@@ -296,6 +313,8 @@ export function startCertificateManager(options: CertificateManagerOptions): Cer
       sleeper?.wake();
       watcher?.close();
       watcher = undefined;
+      unsubscribe?.();
+      unsubscribe = undefined;
       rejectReady(new Error('certificate manager stopped before a certificate was loaded'));
     },
   };

@@ -2,10 +2,10 @@ import { beforeAll, describe, expect, it } from '@jest/globals';
 import { silentLogger } from '../logger.js';
 import { generateCa, generateServingCertificate, type KeyAndCertificate } from './certificates.js';
 import { DEFAULT_ROTATION_POLICY, SECRET_KEYS, type Issuer } from './rotation.js';
-import { createSecretStore } from './secret-store.js';
+import { CREATED_SECRET_TYPE, createSecretStore } from './secret-store.js';
 import { FakeSecretsApi, NOW, RENAMED_SANS, SANS, apiError, ca, days, leaf, secretData } from './tls.test-helpers.js';
 
-function store(api: FakeSecretsApi, overrides: { now?: Date; issuer?: Issuer; maxAttempts?: number } = {}) {
+function store(api: FakeSecretsApi, overrides: { now?: Date; issuer?: Issuer; maxAttempts?: number; labels?: Record<string, string> } = {}) {
   return createSecretStore({
     api,
     name: 'webhook-tls',
@@ -15,8 +15,19 @@ function store(api: FakeSecretsApi, overrides: { now?: Date; issuer?: Issuer; ma
     now: () => overrides.now ?? NOW,
     ...(overrides.issuer === undefined ? {} : { issuer: overrides.issuer }),
     ...(overrides.maxAttempts === undefined ? {} : { maxAttempts: overrides.maxAttempts }),
+    ...(overrides.labels === undefined ? {} : { labels: overrides.labels }),
   });
 }
+
+// What Helm puts on the chart's empty Secret.
+const CHART_LABELS = {
+  'helm.sh/chart': 'kaos-operator-0.1.0',
+  'app.kubernetes.io/name': 'kaos-operator',
+  'app.kubernetes.io/instance': 'kaos-operator',
+  'app.kubernetes.io/managed-by': 'Helm',
+  'app.kubernetes.io/component': 'webhook',
+};
+const HELM_ANNOTATIONS = { 'meta.helm.sh/release-name': 'kaos-operator', 'meta.helm.sh/release-namespace': 'kaos-system' };
 
 let caGood: KeyAndCertificate;
 let leafGood: KeyAndCertificate;
@@ -42,7 +53,9 @@ describe('ensure', () => {
     expect(result).toMatchObject({ wrote: true, decision: { action: 'rotate-ca' } });
     expect(api.writes).toBe(1);
     const stored = api.secrets.get('kaos-system/webhook-tls')!;
-    expect(stored.type).toBe('kubernetes.io/tls');
+    // The chart's type: Secret types are immutable, and helm upgrade renders Opaque.
+    expect(CREATED_SECRET_TYPE).toBe('Opaque');
+    expect(stored.type).toBe('Opaque');
     expect(stored.metadata?.labels).toEqual({ 'app.kubernetes.io/managed-by': 'kaos-routing-webhook' });
     expect(api.decoded()[SECRET_KEYS.tlsCert]).toBe(result.material.cert);
     expect(result.material.caBundle).toBe(api.decoded()[SECRET_KEYS.caBundle]);
@@ -113,6 +126,29 @@ describe('ensure', () => {
     api.failReads = apiError(403, 'Forbidden');
     await expect(store(api).ensure(SANS)).rejects.toMatchObject({ code: 403 });
     expect(api.writes).toBe(0);
+  });
+
+  it('recreates a deleted Secret as it was (type, Helm labels and annotations), with a new CA and the served one still trusted', async () => {
+    const api = new FakeSecretsApi();
+    api.put('webhook-tls', secretData(caGood, leafGood), { type: 'Opaque', metadata: { labels: CHART_LABELS, annotations: HELM_ANNOTATIONS } });
+    const replica = store(api);
+    expect((await replica.ensure(SANS)).decision.action).toBe('keep');
+    api.secrets.delete('kaos-system/webhook-tls');
+    const result = await replica.ensure(SANS, { retain: [{ certificatePem: caGood.certificatePem, until: days(80) }] });
+    expect(result).toMatchObject({ wrote: true, decision: { action: 'rotate-ca' } });
+    const stored = api.secrets.get('kaos-system/webhook-tls')!;
+    expect(stored.type).toBe('Opaque');
+    expect(stored.metadata?.labels).toEqual(CHART_LABELS);
+    expect(stored.metadata?.annotations).toEqual(HELM_ANNOTATIONS);
+    expect(result.material.caFingerprint).not.toBe(undefined);
+    expect(result.material.caCert).not.toBe(caGood.certificatePem);
+    expect(result.material.caBundle).toContain(caGood.certificatePem.trim());
+  });
+
+  it('creates a Secret it never saw with the labels it was given (the chart passes its own)', async () => {
+    const api = new FakeSecretsApi();
+    await store(api, { labels: CHART_LABELS }).ensure(SANS);
+    expect(api.secrets.get('kaos-system/webhook-tls')?.metadata?.labels).toEqual(CHART_LABELS);
   });
 
   it('keeps the CA a replica still serves when the Secret was deleted', async () => {

@@ -1,7 +1,9 @@
 // The certificate Secret as the coordination point between replicas: read it, run the pure rotation
 // decision, and write changes with optimistic concurrency (create, or replace at the resourceVersion
-// that was read). A replica that loses the race gets 409 Conflict, re-reads and adopts the winner's
-// certificates, so every replica converges on one set.
+// that was read). A replica that loses the race gets 409 Conflict (AlreadyExists for a create),
+// re-reads and adopts the winner's certificates, so every replica converges on one set.
+// A deleted Secret is recreated as it was: same type, labels and annotations as last read (Helm's
+// included), so `helm upgrade` finds the object it rendered and `helm uninstall` deletes it by name.
 import type { CoreV1Api, V1Secret } from '@kubernetes/client-node';
 import type { Logger } from '../logger.js';
 import { normalizeSans, type SubjectAltNames } from './certificates.js';
@@ -34,6 +36,8 @@ export interface SecretStoreOptions {
   readonly issuer?: Issuer;
   /** Reads after a lost write race before giving up; the caller retries later with backoff. */
   readonly maxAttempts?: number;
+  /** Labels of a Secret this process never saw (created from scratch); the chart passes its own. */
+  readonly labels?: Readonly<Record<string, string>>;
 }
 
 /** Per-call options of ensure. */
@@ -59,6 +63,19 @@ export interface SecretStore {
 
 const MANAGED_BY = 'kaos-routing-webhook';
 
+/**
+ * The type of a Secret created from scratch: the chart's (Secret types are immutable, and a
+ * `helm upgrade` would fail trying to turn a `kubernetes.io/tls` Secret back into the `Opaque` it renders).
+ */
+export const CREATED_SECRET_TYPE = 'Opaque';
+
+/** What a recreated Secret copies from the last one read. */
+interface RememberedShape {
+  type: string | undefined;
+  labels: Record<string, string> | undefined;
+  annotations: Record<string, string> | undefined;
+}
+
 /** Creates a store over the Secret `name` in `namespace`; throws on an unusable policy. */
 export function createSecretStore(options: SecretStoreOptions): SecretStore {
   const problems = rotationPolicyProblems(options.policy);
@@ -67,10 +84,13 @@ export function createSecretStore(options: SecretStoreOptions): SecretStore {
   const now = options.now ?? (() => new Date());
   const maxAttempts = options.maxAttempts ?? 5;
   const fields = { secret: `${namespace}/${name}` };
+  let remembered: RememberedShape | undefined;
 
   async function read(): Promise<V1Secret | undefined> {
     try {
-      return await api.readNamespacedSecret({ name, namespace });
+      const secret = await api.readNamespacedSecret({ name, namespace });
+      remembered = { type: secret.type, labels: secret.metadata?.labels, annotations: secret.metadata?.annotations };
+      return secret;
     } catch (error) {
       if (apiStatus(error) === 404) return undefined;
       throw error;
@@ -80,13 +100,15 @@ export function createSecretStore(options: SecretStoreOptions): SecretStore {
   async function write(existing: V1Secret | undefined, data: Record<string, string>): Promise<'written' | 'conflict'> {
     try {
       if (existing === undefined) {
+        const labels = remembered?.labels ?? options.labels ?? { 'app.kubernetes.io/managed-by': MANAGED_BY };
+        const annotations = remembered?.annotations;
         await api.createNamespacedSecret({
           namespace,
           body: {
             apiVersion: 'v1',
             kind: 'Secret',
-            metadata: { name, namespace, labels: { 'app.kubernetes.io/managed-by': MANAGED_BY } },
-            type: 'kubernetes.io/tls',
+            metadata: { name, namespace, labels: { ...labels }, ...(annotations === undefined ? {} : { annotations: { ...annotations } }) },
+            type: remembered?.type ?? CREATED_SECRET_TYPE,
             data: encode(data),
           },
         });
@@ -124,7 +146,7 @@ export function createSecretStore(options: SecretStoreOptions): SecretStore {
           logger.debug('certificate Secret up to date', { ...fields, action: decision.action, reason: decision.reason });
           return result(current ?? {}, decision, false, at);
         }
-        logger.info('updating certificate Secret', { ...fields, action: decision.action, reason: decision.reason, attempt });
+        logger.info(secret === undefined ? 'creating certificate Secret' : 'updating certificate Secret', { ...fields, action: decision.action, reason: decision.reason, attempt });
         if ((await write(secret, data)) === 'written') {
           logger.info('certificate Secret updated', { ...fields, action: decision.action });
           return result({ ...current, ...data }, decision, true, at);
