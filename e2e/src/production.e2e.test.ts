@@ -28,7 +28,7 @@ let images: { webhook: string; controller: string; sampleBackend: string };
 let baseValues: Record<string, string | number | boolean>;
 
 type Deployment = { spec: { replicas: number }; status: { availableReplicas?: number; updatedReplicas?: number; conditions?: Array<{ type: string; status: string }> } };
-type Pod = { metadata: { name: string; labels?: Record<string, string>; deletionTimestamp?: string }; spec: { containers: Array<{ image: string }> }; status: { phase: string; containerStatuses?: Array<{ restartCount: number; ready: boolean; lastState?: { terminated?: { reason?: string } } }> } };
+type Pod = { metadata: { name: string; labels?: Record<string, string>; deletionTimestamp?: string }; spec: { containers: Array<{ image: string }> }; status: { phase: string; podIP?: string; containerStatuses?: Array<{ restartCount: number; ready: boolean; lastState?: { terminated?: { reason?: string } } }> } };
 
 const target = () => ({ kubeconfigPath: cluster.cp.kubeconfigPath, binDir: cluster.cp.binDir, kubectl: cluster.cp.kubectl });
 
@@ -42,7 +42,8 @@ beforeAll(async () => {
   cluster = await startNodeCluster({
     owner: { plane: 'e2e-production', pid: process.pid },
     workDir: await mkdtemp(join(tmpdir(), 'kaos-e2e-node-')),
-    removeWorkDir: true,
+    // KAOS_E2E_KEEP=1 keeps the node's logs (kubelet, containerd) for a post-mortem.
+    removeWorkDir: !process.env.KAOS_E2E_KEEP,
     crdPaths: [KAOS_CRD_DIR],
     gatewayApiBundle: gatewayApiBundlePath(),
     pauseImage: imageRef(manifest, 'pause'),
@@ -228,6 +229,11 @@ async function webhookPods(): Promise<Pod[]> {
   return (await pods('app.kubernetes.io/component=webhook')).filter((pod) => !pod.metadata.deletionTimestamp);
 }
 
+/** Waits until a pod is gone from the API (terminated and removed by the kubelet). */
+async function waitGone(pod: string): Promise<void> {
+  await eventually(`pod ${pod} gone`, async () => ((await cluster.cp.kubectl(['get', 'pod', pod, '-n', RELEASE.namespace])).code !== 0 ? true : undefined), 120_000);
+}
+
 async function waitRolledOut(deployment: string): Promise<void> {
   await kubectlOk(cluster.cp, ['rollout', 'status', `deployment/${deployment}`, '-n', RELEASE.namespace, '--timeout=180s']);
 }
@@ -242,7 +248,10 @@ describe('disruption under steady apply load: 0 failed admissions, 0 missing rou
   it('one webhook pod deleted', async () => {
     const result = await underLoad('delete one webhook pod', async () => {
       const [victim] = await webhookPods();
-      await kubectlOk(cluster.cp, ['delete', 'pod', victim!.metadata.name, '-n', RELEASE.namespace, '--wait=true']);
+      const deleted = Date.now();
+      await kubectlOk(cluster.cp, ['delete', 'pod', victim!.metadata.name, '-n', RELEASE.namespace, '--wait=false']);
+      await waitGone(victim!.metadata.name);
+      process.stderr.write(`[disruption] webhook pod terminated in ${Date.now() - deleted} ms\n`);
       await waitRolledOut(NAMES.webhook);
     });
     expect(result.failures).toEqual([]);
@@ -262,9 +271,11 @@ describe('disruption under steady apply load: 0 failed admissions, 0 missing rou
   it('helm upgrade with a new default timeout: pods roll by the config checksum, new resources get the new default, certificates unchanged', async () => {
     const secretBefore = await getJson<{ data: Record<string, string> }>(cluster.cp, ['get', 'secret', NAMES.webhookSecret, '-n', RELEASE.namespace]);
     const podsBefore = (await webhookPods()).map((pod) => pod.metadata.name);
+    let helmReturned = 0;
     const result = await underLoad('helm upgrade (agent default 300s)', async () => {
       const upgraded = await installProduction(target(), RELEASE, { ...baseValues, 'gateway.defaultTimeouts.agent': '300s' });
       expect(upgraded.code).toBe(0);
+      helmReturned = Date.now();
     });
     expect(result.failures).toEqual([]);
     expect(result.routesMissing).toEqual([]);
@@ -272,6 +283,10 @@ describe('disruption under steady apply load: 0 failed admissions, 0 missing rou
     expect(podsAfter.filter((name) => podsBefore.includes(name))).toEqual([]);
     const secretAfter = await getJson<{ data: Record<string, string> }>(cluster.cp, ['get', 'secret', NAMES.webhookSecret, '-n', RELEASE.namespace]);
     expect(secretAfter?.data).toEqual(secretBefore?.data);
+    // Old pods keep serving (with the old defaults) on the API server's kept-alive connections
+    // through their preStop delay and drain; the new default holds for every apply once they are gone.
+    for (const pod of podsBefore) await waitGone(pod);
+    process.stderr.write(`[disruption] old webhook pods gone ${Date.now() - helmReturned} ms after helm upgrade --wait returned\n`);
     await kubectlOk(cluster.cp, ['apply'], { apiVersion: 'kaos.tools/v1alpha1', kind: 'Agent', metadata: { name: 'after-upgrade', namespace: 'first' }, spec: { modelAPI: 'm' } });
     expect((await kubectlOk(cluster.cp, ['get', 'agent', 'after-upgrade', '-n', 'first', '-o', 'jsonpath={.spec.gatewayRoute.timeout}'])).trim()).toBe('300s');
   }, 420_000);
@@ -349,7 +364,9 @@ function largeReview(index: number): string {
 describe('memory and uninstall', () => {
   it('the webhook under a flood of its largest legal reviews stays under its container limit (no restart, no OOMKilled)', async () => {
     const { request } = await import('node:https');
-    const targets = (await getJson<{ items: Array<{ status: { podIP: string } }> }>(cluster.cp, ['get', 'pods', '-n', RELEASE.namespace, '-l', 'app.kubernetes.io/component=webhook']))!.items.map((pod) => pod.status.podIP);
+    await waitRolledOut(NAMES.webhook);
+    const targets = (await webhookPods()).filter((pod) => pod.status.containerStatuses?.[0]?.ready).map((pod) => pod.status.podIP ?? '');
+    expect(targets).toHaveLength(2);
     const body = largeReview(0);
     const statuses: Record<string, number> = {};
     const send = (host: string): Promise<string> =>
