@@ -4,7 +4,7 @@
 # to a bridge, iptables/conntrack serve kube-proxy, buildah/debootstrap/skopeo/umoci build images
 # without a daemon or a registry. Does nothing when all are present; needs root and apt.
 set -euo pipefail
-packages=(containerd runc containernetworking-plugins iptables conntrack iproute2 buildah debootstrap skopeo umoci)
+packages=(containerd runc containernetworking-plugins iptables nftables conntrack iproute2 buildah debootstrap skopeo umoci)
 missing=()
 for pkg in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
@@ -19,8 +19,16 @@ if [[ "$(id -u)" != 0 ]]; then
 fi
 echo "install-node-packages: installing ${missing[*]}" >&2
 start=$(date +%s)
+# On a host with systemd, installing containerd would enable and start a system containerd; the
+# node runs its own, with its own configuration. policy-rc.d (exit 101) tells the package scripts
+# not to start services; one that is already there is left alone.
+policy=/usr/sbin/policy-rc.d
+own_policy=false
+if [[ ! -e "$policy" ]]; then
+  printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy" && own_policy=true
+fi
+cleanup() { if $own_policy; then rm -f "$policy"; fi; }
+trap cleanup EXIT
 apt-get update -qq
 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
-# Installing containerd must not leave a daemon running on a machine without systemd: the node
-# starts its own containerd with its own configuration.
 echo "install-node-packages: installed in $(( $(date +%s) - start ))s" >&2

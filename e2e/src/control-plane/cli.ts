@@ -95,6 +95,12 @@ async function healthy(state: State): Promise<boolean> {
 async function down(name: string): Promise<void> {
   const state = readState(name);
   if (!state) {
+    // `up` interrupted between starting the node and recording the plane: the node is still ours.
+    const orphan = readNodeState();
+    if (orphan?.owner.plane === name) {
+      log(`stopping a node of "${name}" whose control plane was never recorded`);
+      await stopNodeFromState(orphan, undefined, log);
+    }
     log(`"${name}" is not running (no ${statePath(name)})`);
     return;
   }

@@ -28,7 +28,8 @@ export function gatewayApiBundlePath(version = 'v1.3.0', channel: 'experimental'
   return join(cacheRoot(), 'gateway-api', version, `${channel}.yaml`);
 }
 
-export const REQUIRED_BINARIES = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kubectl'] as const;
+// The node's binaries too: a cache built before they were added is completed by build-tools.sh.
+export const REQUIRED_BINARIES = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kubectl', 'kube-scheduler', 'kubelet', 'kube-proxy'] as const;
 
 function runBuildScript(args: string[], log: (msg: string) => void): Promise<string> {
   return new Promise((resolvePromise, reject) => {

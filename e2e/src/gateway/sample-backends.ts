@@ -31,7 +31,7 @@ export function sampleBackendManifests(resource: KaosResource, image: string): A
               {
                 name: 'backend',
                 image,
-                imagePullPolicy: 'IfNotPresent',
+                imagePullPolicy: 'Never',
                 args: ['--host', '0.0.0.0', '--port', String(BACKEND_CONTAINER_PORT), '--name', name, '--parent-pid', '0'],
                 ports: [{ name: 'http', containerPort: BACKEND_CONTAINER_PORT }],
                 readinessProbe: { httpGet: { path: '/health', port: 'http' }, periodSeconds: 2 },

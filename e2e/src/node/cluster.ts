@@ -67,12 +67,18 @@ export async function startNodeCluster(options: NodeClusterOptions): Promise<Nod
     async stop() {
       if (stopped) return;
       stopped = true;
+      let nodeStopped = false;
       try {
         await node.stop({ keepBridge: true });
+        nodeStopped = true;
       } finally {
-        await cp.stop();
-        await deleteBridge(log);
-        if (options.removeWorkDir) await rm(options.workDir, { recursive: true, force: true });
+        try {
+          await cp.stop();
+        } finally {
+          await deleteBridge(log);
+          // A node that did not stop cleanly may still have mounts there; keep its logs too.
+          if (options.removeWorkDir && nodeStopped) await rm(options.workDir, { recursive: true, force: true });
+        }
       }
     },
   };

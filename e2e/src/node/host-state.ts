@@ -2,7 +2,8 @@
 // plugins set sysctls, add iptables chains and rules, and create network namespaces and
 // directories; none of them undo all of it (`kube-proxy --cleanup` leaves the kubelet's chains).
 // A snapshot taken before the node starts is compared with the host after it stops, and only the
-// difference is removed, so whatever else on the host changed meanwhile is left alone.
+// difference that belongs to the node is removed (chains named KUBE-*/CNI-* and the rules that jump
+// to them, network namespaces named cni-*), so what other programs changed meanwhile is left alone.
 import { execFile } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
@@ -13,7 +14,10 @@ const run = promisify(execFile);
 export const WATCHED_SYSCTLS = [
   'kernel.panic',
   'kernel.panic_on_oops',
+  'kernel.keys.root_maxkeys',
+  'kernel.keys.root_maxbytes',
   'vm.overcommit_memory',
+  'vm.panic_on_oom',
   'net.ipv4.ip_forward',
   'net.ipv4.conf.all.route_localnet',
   'net.ipv6.conf.all.forwarding',
@@ -34,6 +38,8 @@ export interface IptablesTable {
 
 /** The host as it was before the node started. */
 export interface HostSnapshot {
+  /** The kernel boot this snapshot belongs to (/proc/sys/kernel/random/boot_id): after a reboot it is void. */
+  bootId: string;
   sysctls: Record<string, string>;
   /** family → table → chains and rules; a family whose tool is missing is absent. */
   iptables: Partial<Record<'ip' | 'ip6', Record<string, IptablesTable>>>;
@@ -66,6 +72,18 @@ function ruleChain(rule: string): string {
   return rule.split(/\s+/)[1] ?? '';
 }
 
+/** Chains the kubelet, kube-proxy and the CNI plugins create; nothing else is ever removed. */
+export function isNodeChain(chain: string): boolean {
+  return /^(KUBE-|CNI-)/.test(chain);
+}
+
+/** The chain a rule jumps or goes to, if any. */
+function ruleTarget(rule: string): string | undefined {
+  const args = splitRule(rule);
+  const index = args.findIndex((arg) => arg === '-j' || arg === '-g' || arg === '--jump' || arg === '--goto');
+  return index >= 0 ? args[index + 1] : undefined;
+}
+
 /**
  * The iptables commands (arguments after `-t <table>`) that remove what was added since `before`:
  * first the added rules in chains that existed before (they may jump to new chains), then every
@@ -77,9 +95,11 @@ export function iptablesUndo(before: Record<string, IptablesTable>, after: Recor
     const then = before[table] ?? { chains: [], builtins: [], rules: [] };
     const oldChains = new Set([...then.chains, ...now.builtins]);
     const oldRules = new Set(then.rules);
-    const newChains = now.chains.filter((chain) => !oldChains.has(chain));
+    const newChains = now.chains.filter((chain) => !oldChains.has(chain) && isNodeChain(chain));
     for (const rule of now.rules) {
-      if (oldChains.has(ruleChain(rule)) && !oldRules.has(rule)) commands.push({ table, args: ['-D', ...splitRule(rule.slice(3))] });
+      const target = ruleTarget(rule);
+      const ours = target !== undefined && isNodeChain(target);
+      if (ours && oldChains.has(ruleChain(rule)) && !oldRules.has(rule)) commands.push({ table, args: ['-D', ...splitRule(rule.slice(3))] });
     }
     for (const chain of newChains) commands.push({ table, args: ['-F', chain] });
     for (const chain of newChains) commands.push({ table, args: ['-X', chain] });
@@ -126,16 +146,28 @@ async function iptablesSave(family: 'ip' | 'ip6'): Promise<Record<string, Iptabl
   try {
     const { stdout } = await run(family === 'ip' ? 'iptables-save' : 'ip6tables-save', [], { maxBuffer: 64 * 1024 * 1024 });
     return parseIptablesSave(stdout);
-  } catch {
-    return undefined;
+  } catch (error) {
+    // Only a missing tool means "nothing to record"; any other failure would silently skip the undo.
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new Error(`${family === 'ip' ? 'iptables-save' : 'ip6tables-save'} failed: ${(error as Error).message}`);
   }
 }
 
-function listNetns(): string[] {
+/** Network namespaces the CRI creates for pod sandboxes (containerd names them cni-<uuid>). */
+function listPodNetns(): string[] {
   try {
-    return readdirSync('/var/run/netns');
+    return readdirSync('/var/run/netns').filter((name) => name.startsWith('cni-'));
   } catch {
     return [];
+  }
+}
+
+/** This kernel boot's id. */
+export function currentBootId(): string {
+  try {
+    return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+  } catch {
+    return 'unknown';
   }
 }
 
@@ -151,7 +183,7 @@ export async function snapshotHost(): Promise<HostSnapshot> {
     const tables = await iptablesSave(family);
     if (tables) iptables[family] = tables;
   }
-  return { sysctls, iptables, netns: listNetns(), existingPaths: WATCHED_PATHS.filter((path) => existsSync(path)) };
+  return { bootId: currentBootId(), sysctls, iptables, netns: listPodNetns(), existingPaths: WATCHED_PATHS.filter((path) => existsSync(path)) };
 }
 
 /** What restoring changed, for the log and for tests. */
@@ -172,7 +204,7 @@ export interface RestoreReport {
  */
 export async function restoreHost(snapshot: HostSnapshot, log: (message: string) => void = () => {}): Promise<RestoreReport> {
   const report: RestoreReport = { sysctls: [], iptablesCommands: 0, iptablesFailures: [], tables: [], netns: [], paths: [] };
-  for (const name of listNetns()) {
+  for (const name of listPodNetns()) {
     if (snapshot.netns.includes(name)) continue;
     try {
       await run('ip', ['netns', 'delete', name]);

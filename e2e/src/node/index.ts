@@ -23,7 +23,7 @@ import { generateNodeClientCerts } from '../control-plane/certs.js';
 import { kubeconfigYaml, type ControlPlane } from '../control-plane/index.js';
 import { runDir } from '../control-plane/paths.js';
 import { isAlive, startComponent, tail, terminate, type Component } from '../control-plane/proc.js';
-import { restoreHost, snapshotHost, type HostSnapshot } from './host-state.js';
+import { currentBootId, restoreHost, snapshotHost, type HostSnapshot } from './host-state.js';
 
 const run = promisify(execFile);
 
@@ -51,6 +51,18 @@ const REQUIREMENTS: Array<{ path: string; pkg: string }> = [
 export interface NodeOwner {
   plane: string;
   pid: number | null;
+  /** The owner's start time (field 22 of /proc/<pid>/stat), so a reused PID is not taken for the owner. */
+  startTime?: string;
+}
+
+/** A process's start time in clock ticks since boot, or undefined when it is gone. */
+export function processStartTime(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
 }
 
 interface NodeComponentState {
@@ -101,9 +113,6 @@ export function nodePrerequisiteProblems(): string[] {
     problems.push(`missing ${missing.map((r) => r.path).join(', ')}: apt-get install -y ${packages.join(' ')}`);
   }
   if (!existsSync('/sys/fs/cgroup/memory') && !existsSync('/sys/fs/cgroup/cgroup.controllers')) problems.push('no memory cgroup under /sys/fs/cgroup');
-  if (!existsSync('/proc/sys/net/bridge') && !existsSync('/sys/module/bridge')) {
-    // The bridge module loads on first use; only say so if creating the bridge then fails.
-  }
   return problems;
 }
 
@@ -197,9 +206,16 @@ export async function prepareNodeNetwork(options: { owner: NodeOwner; workDir: s
   const log = options.log ?? (() => {});
   const problems = nodePrerequisiteProblems();
   if (problems.length > 0) throw new Error(`cannot start a node here:\n- ${problems.join('\n- ')}`);
+  const owner: NodeOwner = options.owner.pid === null ? options.owner : { ...options.owner, startTime: processStartTime(options.owner.pid) ?? '' };
   const existing = readNodeState();
-  if (existing) {
-    const ownerAlive = existing.owner.pid !== null && isAlive(existing.owner.pid);
+  if (existing && existing.snapshot.bootId !== currentBootId()) {
+    // Recorded before a reboot: its processes, bridge and mounts are gone, and its snapshot says
+    // nothing about this boot's host, so restoring it could undo what this boot's services set up.
+    log(`forgetting a node recorded before the last reboot (${statePath()})`);
+    await rm(existing.workDir, { recursive: true, force: true }).catch(() => undefined);
+    await rm(statePath(), { force: true });
+  } else if (existing) {
+    const ownerAlive = existing.owner.pid !== null && isAlive(existing.owner.pid) && (existing.owner.startTime === undefined || processStartTime(existing.owner.pid) === existing.owner.startTime);
     const componentsAlive = existing.components.some((c) => isAlive(c.pid, c.bin));
     if (ownerAlive || (existing.owner.pid === null && componentsAlive)) {
       const how = existing.owner.plane === 'default' ? 'run `npm run down` first' : `wait for process ${existing.owner.pid ?? '?'} to finish`;
@@ -212,14 +228,14 @@ export async function prepareNodeNetwork(options: { owner: NodeOwner; workDir: s
   const snapshot = await snapshotHost();
   await mkdir(options.workDir, { recursive: true });
   const state: NodeState = {
-    owner: options.owner, workDir: options.workDir, containerdSocket: join(options.workDir, 'containerd', 'containerd.sock'),
+    owner, workDir: options.workDir, containerdSocket: join(options.workDir, 'containerd', 'containerd.sock'),
     components: [], snapshot, cgroupsBefore: kubepodsCgroups(), bridgeCreated: false, startedAt: new Date().toISOString(),
   };
+  // Recorded before it exists: a crash right after creating it still leaves a state that removes it.
+  state.bridgeCreated = true;
   await writeNodeState(state);
   try {
     await run('ip', ['link', 'add', BRIDGE.name, 'type', 'bridge']);
-    state.bridgeCreated = true;
-    await writeNodeState(state);
     await run('ip', ['addr', 'add', `${BRIDGE.address}/${BRIDGE.prefixLength}`, 'dev', BRIDGE.name]);
     await run('ip', ['link', 'set', BRIDGE.name, 'up']);
   } catch (error) {
@@ -227,7 +243,7 @@ export async function prepareNodeNetwork(options: { owner: NodeOwner; workDir: s
     throw new Error(`creating bridge ${BRIDGE.name} failed (needs CAP_NET_ADMIN and the bridge module): ${(error as Error).message}`);
   }
   log(`bridge ${BRIDGE.name} ${BRIDGE.address}/${BRIDGE.prefixLength} up; host state recorded in ${statePath()}`);
-  return { owner: options.owner, workDir: options.workDir, controlPlane: { address: BRIDGE.address, nodeName: NODE_NAME } };
+  return { owner, workDir: options.workDir, controlPlane: { address: BRIDGE.address, nodeName: NODE_NAME } };
 }
 
 /** An image archive to import into the node's containerd (what build-images.sh writes). */
@@ -271,6 +287,12 @@ async function ctrAt(socket: string, args: string[]): Promise<{ code: number; st
     const e = error as { code?: number; stdout?: string; stderr?: string; message: string };
     return { code: typeof e.code === 'number' ? e.code : 1, stdout: e.stdout ?? '', stderr: e.stderr ?? e.message };
   }
+}
+
+/** Marks an image pinned, so the kubelet never removes it (an imported image cannot be pulled again). */
+async function pinImage(socket: string, ref: string): Promise<void> {
+  const result = await ctrAt(socket, ['images', 'label', ref, 'io.cri-containerd.pinned=pinned']);
+  if (result.code !== 0) throw new Error(`ctr images label ${ref} failed: ${result.stderr}`);
 }
 
 function containerdConfig(workDir: string, socket: string, pauseImage: string): string {
@@ -410,6 +432,19 @@ export async function startNode(cp: ControlPlane, network: NodeNetwork, options:
   if (!state || state.workDir !== network.workDir) throw new Error('startNode: prepareNodeNetwork was not called for this work directory');
   const workDir = network.workDir;
   const components: Component[] = [];
+  // If this process exits without stop() (a crashed test runner), do not leave the node running;
+  // the next start then finds its owner gone and cleans up the rest.
+  const exitHook = (): void => {
+    for (const c of components) {
+      if (c.exit !== undefined) continue;
+      try {
+        process.kill(c.pid, 'SIGKILL');
+      } catch {
+        // gone
+      }
+    }
+  };
+  if (!detached) process.on('exit', exitHook);
   const record = async (component: Component): Promise<void> => {
     components.push(component);
     state.components.push({ name: component.name, pid: component.pid, bin: component.bin, logFile: component.logFile });
@@ -450,6 +485,7 @@ export async function startNode(cp: ControlPlane, network: NodeNetwork, options:
         const t = Date.now();
         const result = await ctrAt(socket, ['images', 'import', image.archive]);
         if (result.code !== 0) throw new Error(`ctr images import ${image.archive} failed: ${result.stderr}`);
+        await pinImage(socket, image.ref);
         log(`imported ${image.ref} in ${Date.now() - t} ms`);
       }
     };
@@ -501,10 +537,12 @@ export async function startNode(cp: ControlPlane, network: NodeNetwork, options:
       async stop(stopOptions = {}) {
         if (stopped) return;
         stopped = true;
+        process.off('exit', exitHook);
         await stopNodeFromState(readNodeState() ?? state, cp, log, stopOptions);
       },
     };
   } catch (error) {
+    process.off('exit', exitHook);
     await stopNodeFromState(readNodeState() ?? state, cp, log).catch((cleanupError: Error) => log(`cleanup after a failed start: ${cleanupError.message}`));
     throw error;
   }
@@ -519,6 +557,7 @@ export async function importMissingImages(state: NodeState, images: NodeImage[],
   for (const image of images.filter((candidate) => !present.has(candidate.ref))) {
     const result = await ctrAt(state.containerdSocket, ['images', 'import', image.archive]);
     if (result.code !== 0) throw new Error(`ctr images import ${image.archive} failed: ${result.stderr}`);
+    await pinImage(state.containerdSocket, image.ref);
     log(`imported ${image.ref}`);
     imported++;
   }
@@ -540,12 +579,29 @@ function shimPids(socket: string): number[] {
   return pids;
 }
 
+/** Every process in a cgroup tree (cgroup.procs of the directory and all below it). */
+function cgroupProcesses(path: string): number[] {
+  const pids: number[] = [];
+  const walk = (dir: string): void => {
+    try {
+      for (const line of readFileSync(join(dir, 'cgroup.procs'), 'utf8').split('\n')) if (/^\d+$/.test(line.trim())) pids.push(Number(line.trim()));
+      for (const entry of readdirSync(dir, { withFileTypes: true })) if (entry.isDirectory()) walk(join(dir, entry.name));
+    } catch {
+      // gone meanwhile
+    }
+  };
+  walk(path);
+  return [...new Set(pids)];
+}
+
 /**
- * Stops a recorded node and puts the host back: pods deleted through the API (when `cp` is
- * given and answers) so the kubelet tears their networks down, then kube-proxy and the kubelet
- * stopped, containerd's tasks killed and containerd stopped, mounts under the work directory
- * released, kubepods cgroups removed, and the recorded host state restored. Idempotent; used by
- * RealNode.stop, by `down`, and to clean up after a run that died.
+ * Stops a recorded node and puts the host back: the node cordoned and its pods deleted through
+ * the API (when `cp` is given and answers) so the kubelet tears their networks down, then
+ * kube-proxy and the kubelet stopped, containerd's tasks killed and containerd stopped, whatever
+ * still runs in the node's kubepods cgroups killed, mounts under the work directory released,
+ * the cgroups removed, and the recorded host state restored. Every step runs even when one fails;
+ * then the failures are thrown together and the state file is kept, so `down` can be run again.
+ * Idempotent; used by RealNode.stop, by `down`, and to clean up after a run that died.
  */
 export async function stopNodeFromState(
   state: NodeState,
@@ -553,28 +609,39 @@ export async function stopNodeFromState(
   log: (message: string) => void = () => {},
   options: { keepBridge?: boolean } = {},
 ): Promise<void> {
+  const failures: string[] = [];
+  const step = async (what: string, action: () => Promise<unknown>): Promise<void> => {
+    try {
+      await action();
+    } catch (error) {
+      failures.push(`${what}: ${(error as Error).message}`);
+    }
+  };
   const running = (name: string): NodeComponentState | undefined => state.components.find((c) => c.name === name && isAlive(c.pid, c.bin));
+  const stopComponents = async (name: string): Promise<void> => {
+    for (const component of state.components.filter((c) => c.name === name)) {
+      if (!isAlive(component.pid, component.bin)) continue;
+      log(`stopping ${name} (pid ${component.pid})`);
+      await step(`stopping ${name} (pid ${component.pid})`, () => terminate(component.pid, component.bin, 10_000));
+    }
+  };
   const socket = state.containerdSocket;
   if (cp && running('kubelet') && running('containerd')) {
+    // Cordoned first, so the pods the ReplicaSets create again stay Pending instead of starting here.
+    await cp.kubectl(['cordon', NODE_NAME], { timeoutMs: 15_000 });
     // Deleting the pods lets the kubelet stop their sandboxes, which runs CNI DEL and removes the netns.
     const deleted = await cp.kubectl(['delete', 'pods', '--all', '--all-namespaces', '--grace-period=0', '--force', '--wait=false'], { timeoutMs: 30_000 });
     if (deleted.code === 0) {
       const deadline = Date.now() + 30_000;
       while (Date.now() < deadline) {
-        const sandboxes = await ctrAt(socket, ['tasks', 'ls', '-q']);
-        if (sandboxes.code !== 0 || sandboxes.stdout.trim() === '') break;
+        const tasks = await ctrAt(socket, ['tasks', 'ls', '-q']);
+        if (tasks.code !== 0 || tasks.stdout.trim() === '') break;
         await sleep(500);
       }
     }
   }
-  for (const name of ['kube-proxy', 'kubelet']) {
-    for (const component of state.components.filter((c) => c.name === name)) {
-      if (isAlive(component.pid, component.bin)) {
-        log(`stopping ${name} (pid ${component.pid})`);
-        await terminate(component.pid, component.bin, 10_000);
-      }
-    }
-  }
+  await stopComponents('kube-proxy');
+  await stopComponents('kubelet');
   if (running('containerd')) {
     const tasks = await ctrAt(socket, ['tasks', 'ls', '-q']);
     for (const id of tasks.stdout.split('\n').map((line) => line.trim()).filter(Boolean)) {
@@ -583,21 +650,33 @@ export async function stopNodeFromState(
     const deadline = Date.now() + 10_000;
     while (Date.now() < deadline && (await ctrAt(socket, ['tasks', 'ls', '-q'])).stdout.trim() !== '') await sleep(250);
   }
-  for (const component of state.components.filter((c) => c.name === 'containerd')) {
-    if (isAlive(component.pid, component.bin)) {
-      log(`stopping containerd (pid ${component.pid})`);
-      await terminate(component.pid, component.bin, 10_000);
+  await stopComponents('containerd');
+  for (const pid of shimPids(socket)) await step(`stopping shim ${pid}`, () => terminate(pid, 'containerd-shim-runc-v2', 5_000));
+  // With containerd gone before its tasks (a crash), containers outlive their shims: kill what is
+  // left in the node's cgroups (only cgroups this node created; never one that existed before).
+  const nodeCgroups = kubepodsCgroups().filter((path) => !state.cgroupsBefore.includes(path));
+  for (const pid of nodeCgroups.flatMap(cgroupProcesses)) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
     }
   }
-  for (const pid of shimPids(socket)) await terminate(pid, 'containerd-shim-runc-v2', 5_000).catch(() => undefined);
-  await unmountAll(state.workDir, log);
-  await unmountAll('/run/containerd', log);
-  for (const root of kubepodsCgroups().filter((path) => !state.cgroupsBefore.includes(path))) removeCgroupTree(root);
-  const report = await restoreHost(state.snapshot, log);
-  if (report.iptablesFailures.length > 0) log(`iptables cleanup failures:\n${report.iptablesFailures.join('\n')}`);
-  log(`host restored: ${report.iptablesCommands} iptables commands, tables [${report.tables.join(', ')}], sysctls [${report.sysctls.join(', ')}], netns [${report.netns.join(', ')}], paths [${report.paths.join(', ')}]`);
+  if (nodeCgroups.length > 0) await sleep(500);
+  await step('unmounting the work directory', () => unmountAll(state.workDir, log));
+  for (const root of nodeCgroups) removeCgroupTree(root);
+  const busy = nodeCgroups.filter((path) => existsSync(path));
+  if (busy.length > 0) failures.push(`cgroups still in use: ${busy.join(', ')}`);
+  await step('restoring the host', async () => {
+    const report = await restoreHost(state.snapshot, log);
+    log(`host restored: ${report.iptablesCommands} iptables commands, tables [${report.tables.join(', ')}], sysctls [${report.sysctls.join(', ')}], netns [${report.netns.join(', ')}], paths [${report.paths.join(', ')}]`);
+    if (report.iptablesFailures.length > 0) throw new Error(`iptables: ${report.iptablesFailures.join('; ')}`);
+  });
   // The API server listens on the bridge: with keepBridge the caller deletes it after stopping the plane.
   if (state.bridgeCreated && !options.keepBridge) await deleteBridge(log);
+  if (failures.length > 0) {
+    throw new Error(`stopping the node left work undone (state kept in ${statePath()}; run the stop again):\n- ${failures.join('\n- ')}`);
+  }
   // The work directory holds the containerd content store (large); remove all but the logs.
   for (const dir of ['containerd', 'kubelet', 'cni', 'pod-logs']) {
     const path = join(state.workDir, dir);

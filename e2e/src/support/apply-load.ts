@@ -30,6 +30,8 @@ export interface ApplyLoadResult {
   failures: string[];
   /** The resources that were admitted (created), for route checks. */
   created: KaosResource[];
+  /** The load stopped at maxDurationMs, before stop() was called: the disruption outlasted it. */
+  endedByDeadline: boolean;
 }
 
 /** A running load; stop() ends it and returns what it saw. */
@@ -67,7 +69,7 @@ export function startApplyLoad(options: ApplyLoadOptions): ApplyLoad {
     cert: readFileSync(options.clientCert),
     key: readFileSync(options.clientKey),
   });
-  const result: ApplyLoadResult = { attempted: 0, failed: 0, failures: [], created: [] };
+  const result: ApplyLoadResult = { attempted: 0, failed: 0, failures: [], created: [], endedByDeadline: false };
   const started = Date.now();
   let stopping = false;
   const intervalMs = 1000 / options.ratePerSecond;
@@ -94,6 +96,7 @@ export function startApplyLoad(options: ApplyLoadOptions): ApplyLoad {
       }
       await sleep(Math.max(0, intervalMs - (Date.now() - tick)));
     }
+    result.endedByDeadline = !stopping;
   })();
   return {
     async stop() {
