@@ -191,6 +191,8 @@ export interface RestoreReport {
   sysctls: string[];
   iptablesCommands: number;
   iptablesFailures: string[];
+  /** Network namespaces and paths that could not be removed. */
+  failures: string[];
   /** Tables created since the snapshot and deleted once empty (`ip mangle`). */
   tables: string[];
   netns: string[];
@@ -203,14 +205,18 @@ export interface RestoreReport {
  * paths that did not exist before removed (only when empty of mounts; the caller unmounts first).
  */
 export async function restoreHost(snapshot: HostSnapshot, log: (message: string) => void = () => {}): Promise<RestoreReport> {
-  const report: RestoreReport = { sysctls: [], iptablesCommands: 0, iptablesFailures: [], tables: [], netns: [], paths: [] };
+  const report: RestoreReport = { sysctls: [], iptablesCommands: 0, iptablesFailures: [], failures: [], tables: [], netns: [], paths: [] };
   for (const name of listPodNetns()) {
     if (snapshot.netns.includes(name)) continue;
+    const path = `/var/run/netns/${name}`;
+    // Once `ip netns add` (the gateway tests) has made /run/netns a shared bind mount, a pod's
+    // netns can be mounted there twice: unmount until nothing is left, then remove the file.
+    await unmountRepeatedly(path);
     try {
-      await run('ip', ['netns', 'delete', name]);
+      await run('rm', ['-f', path]);
       report.netns.push(name);
     } catch (error) {
-      log(`could not delete network namespace ${name}: ${(error as Error).message}`);
+      report.failures.push(`network namespace ${name}: ${(error as Error).message}`);
     }
   }
   for (const family of ['ip', 'ip6'] as const) {
@@ -255,11 +261,29 @@ export async function restoreHost(snapshot: HostSnapshot, log: (message: string)
   for (const path of WATCHED_PATHS) {
     if (snapshot.existingPaths.includes(path) || !existsSync(path)) continue;
     try {
-      await run('rm', ['-rf', '--one-file-system', path]);
+      if (path === '/var/run/netns') {
+        // Shared with other programs (ip netns): removed only when nothing else is in it.
+        if (readdirSync(path).length > 0) continue;
+        await unmountRepeatedly(path);
+        await run('rmdir', [path]);
+      } else {
+        await run('rm', ['-rf', '--one-file-system', path]);
+      }
       report.paths.push(path);
     } catch (error) {
-      log(`could not remove ${path}: ${(error as Error).message}`);
+      report.failures.push(`${path}: ${(error as Error).message}`);
     }
   }
   return report;
+}
+
+/** Unmounts `path` until it is no longer a mount point (mounts can be stacked); at most 5 times. */
+async function unmountRepeatedly(path: string): Promise<void> {
+  for (let i = 0; i < 5; i++) {
+    try {
+      await run('umount', [path]);
+    } catch {
+      return; // not mounted (any more)
+    }
+  }
 }

@@ -670,7 +670,8 @@ export async function stopNodeFromState(
   await step('restoring the host', async () => {
     const report = await restoreHost(state.snapshot, log);
     log(`host restored: ${report.iptablesCommands} iptables commands, tables [${report.tables.join(', ')}], sysctls [${report.sysctls.join(', ')}], netns [${report.netns.join(', ')}], paths [${report.paths.join(', ')}]`);
-    if (report.iptablesFailures.length > 0) throw new Error(`iptables: ${report.iptablesFailures.join('; ')}`);
+    const undone = [...report.iptablesFailures, ...report.failures];
+    if (undone.length > 0) throw new Error(undone.join('; '));
   });
   // The API server listens on the bridge: with keepBridge the caller deletes it after stopping the plane.
   if (state.bridgeCreated && !options.keepBridge) await deleteBridge(log);
