@@ -2,7 +2,8 @@
 // backend with it; a namespace of a dead test process is swept; an orphaned backend exits.
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { execFile, spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -10,7 +11,7 @@ import { promisify } from 'node:util';
 
 import { isAlive } from '../control-plane/proc.js';
 import type { EchoBody } from './backend.js';
-import { BACKEND_SCRIPT, createNetns, NETNS_PREFIX, removeNetns, startBackendInNetns, sweepStaleNetns } from './netns.js';
+import { BACKEND_SCRIPT, createNetns, NETNS_PREFIX, releaseNetnsDir, removeNetns, startBackendInNetns, sweepStaleNetns } from './netns.js';
 
 const run = promisify(execFile);
 const ipOut = async (args: string[]): Promise<string> => (await run('ip', args)).stdout;
@@ -79,5 +80,36 @@ describe('network namespace backends', () => {
     expect(isAlive(pid)).toBe(false);
     // It did start (and so left by itself), rather than failing to start.
     expect(await readFile(log, 'utf8')).toContain('backend orphan listening');
+  });
+});
+
+describe('releaseNetnsDir (what ip netns add leaves: a directory bind-mounted onto itself)', () => {
+  const isMountPoint = (dir: string): boolean => readFileSync('/proc/self/mountinfo', 'utf8').split('\n').some((line) => line.split(' ')[4] === dir);
+
+  it('unmounts and removes the directory once it is empty', async () => {
+    const dir = join(await mkdtemp(join(tmpdir(), 'kaos-netnsdir-')), 'netns');
+    await mkdir(dir);
+    await run('mount', ['--bind', dir, dir]);
+    expect(isMountPoint(dir)).toBe(true);
+    await releaseNetnsDir(dir);
+    expect(isMountPoint(dir)).toBe(false);
+    expect(existsSync(dir)).toBe(false);
+    await rm(join(dir, '..'), { recursive: true, force: true });
+  });
+
+  it('leaves it while another namespace is in it', async () => {
+    const parent = await mkdtemp(join(tmpdir(), 'kaos-netnsdir-'));
+    const dir = join(parent, 'netns');
+    await mkdir(dir);
+    await run('mount', ['--bind', dir, dir]);
+    try {
+      await writeFile(join(dir, 'someone-elses'), '');
+      await releaseNetnsDir(dir);
+      expect(isMountPoint(dir)).toBe(true);
+      expect(existsSync(join(dir, 'someone-elses'))).toBe(true);
+    } finally {
+      await run('umount', [dir]).catch(() => undefined);
+      await rm(parent, { recursive: true, force: true });
+    }
   });
 });

@@ -13,7 +13,7 @@
  * remove what a killed test run left behind.
  */
 import { execFile, spawn } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, openSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
@@ -89,6 +89,22 @@ export async function removeNetns(name: string, hostInterface?: string): Promise
     // Normally gone with its peer; a half-made pair (setup failed before the move) is not.
     await ip(['link', 'del', hostInterface]).catch(() => undefined);
   }
+  await releaseNetnsDir();
+}
+
+/**
+ * `ip netns add` turns /run/netns into a shared bind mount of itself and never undoes it: once the
+ * last namespace is gone, unmount it and remove the directory, so the host is left as found. Another
+ * program's namespace created meanwhile keeps it (rmdir fails on a non-empty directory).
+ */
+export async function releaseNetnsDir(dir = '/run/netns'): Promise<void> {
+  try {
+    if (readdirSync(dir).length > 0) return;
+  } catch {
+    return; // no such directory
+  }
+  await run('umount', [dir]).catch(() => undefined);
+  await run('rmdir', [dir]).catch(() => undefined);
 }
 
 /** Creates a namespace with a veth pair and a /30 address on each side; cleans up after itself if a step fails. */
