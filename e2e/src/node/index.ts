@@ -209,11 +209,7 @@ export async function prepareNodeNetwork(options: { owner: NodeOwner; workDir: s
   const owner: NodeOwner = options.owner.pid === null ? options.owner : { ...options.owner, startTime: processStartTime(options.owner.pid) ?? '' };
   const existing = readNodeState();
   if (existing && existing.snapshot.bootId !== currentBootId()) {
-    // Recorded before a reboot: its processes, bridge and mounts are gone, and its snapshot says
-    // nothing about this boot's host, so restoring it could undo what this boot's services set up.
-    log(`forgetting a node recorded before the last reboot (${statePath()})`);
-    await rm(existing.workDir, { recursive: true, force: true }).catch(() => undefined);
-    await rm(statePath(), { force: true });
+    await stopNodeFromState(existing, undefined, log); // forgets it without touching the host
   } else if (existing) {
     const ownerAlive = existing.owner.pid !== null && isAlive(existing.owner.pid) && (existing.owner.startTime === undefined || processStartTime(existing.owner.pid) === existing.owner.startTime);
     const componentsAlive = existing.components.some((c) => isAlive(c.pid, c.bin));
@@ -609,6 +605,15 @@ export async function stopNodeFromState(
   log: (message: string) => void = () => {},
   options: { keepBridge?: boolean } = {},
 ): Promise<void> {
+  if (state.snapshot.bootId !== currentBootId()) {
+    // Recorded before a reboot: nothing of it runs any more, and its snapshot says nothing about
+    // this boot's host, so restoring it could undo what this boot's services set up.
+    log(`forgetting a node recorded before the last reboot (${statePath()})`);
+    await rm(state.workDir, { recursive: true, force: true }).catch(() => undefined);
+    const current = readNodeState();
+    if (current && current.workDir === state.workDir) await rm(statePath(), { force: true });
+    return;
+  }
   const failures: string[] = [];
   const step = async (what: string, action: () => Promise<unknown>): Promise<void> => {
     try {
