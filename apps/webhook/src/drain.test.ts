@@ -87,19 +87,19 @@ describe('trackConnections: draining', () => {
     const inFlight = post(h.port, h.agent, '/slow');
     await until(() => h.tracker.counts().active === 1);
     expect(h.tracker.counts()).toEqual({ open: 1, active: 1 });
-    const drained = h.tracker.drain({ maxMs: 5000, idleCloseMs: 1000 });
+    const drained = h.tracker.drain({ maxMs: 1500, idleCloseMs: 1000 });
     expect(h.tracker.draining).toBe(true);
     h.release();
     expect(await inFlight).toMatchObject({ status: 200, connection: 'close' });
-    // The connection ended with the response, so the drain is over long before its bound.
+    // The connection ended with the response, well before the drain's end.
+    await until(() => h.tracker.counts().open === 0, 1000);
     expect((await drained).remaining).toBe(0);
-    expect((await drained).elapsedMs).toBeLessThan(1000);
   });
 
   it('still answers a review sent on a kept-alive connection just after the drain started (it is not closed under the request)', async () => {
     const h = await start();
     expect(await post(h.port, h.agent)).toMatchObject({ status: 200, connection: 'keep-alive', reusedSocket: false });
-    const drained = h.tracker.drain({ maxMs: 5000, idleCloseMs: 500 });
+    const drained = h.tracker.drain({ maxMs: 1500, idleCloseMs: 500 });
     // The connection is idle at this instant; the API server may be writing a review on it right now.
     const answer = await post(h.port, h.agent);
     expect(answer).toMatchObject({ status: 200, connection: 'close', reusedSocket: true });
@@ -108,7 +108,7 @@ describe('trackConnections: draining', () => {
 
   it('keeps accepting new connections while draining (nodes whose kube-proxy still routes here)', async () => {
     const h = await start();
-    const drained = h.tracker.drain({ maxMs: 5000, idleCloseMs: 300 });
+    const drained = h.tracker.drain({ maxMs: 1000, idleCloseMs: 300 });
     const fresh = new Agent({ keepAlive: true, maxSockets: 1 });
     try {
       expect(await post(h.port, fresh)).toMatchObject({ status: 200, connection: 'close', reusedSocket: false });
@@ -118,7 +118,7 @@ describe('trackConnections: draining', () => {
     await drained;
   });
 
-  it('closes a connection once it has been idle for idleCloseMs, and ends early when none is left', async () => {
+  it('closes a connection once it has been idle for idleCloseMs, and keeps accepting new ones until maxMs although none is left', async () => {
     const h = await start();
     await post(h.port, h.agent);
     const idleFrom = Date.now();
@@ -128,11 +128,19 @@ describe('trackConnections: draining', () => {
     second.destroy();
     await closed;
     expect(h.tracker.counts()).toEqual({ open: 1, active: 0 });
-    const drained = await h.tracker.drain({ maxMs: 5000, idleCloseMs: 200 });
-    expect(drained.remaining).toBe(0);
+    const drain = h.tracker.drain({ maxMs: 1500, idleCloseMs: 200 });
+    await until(() => h.tracker.counts().open === 0);
     // Not at once (the instant an idle connection may be picked again), but soon after idleCloseMs.
     expect(Date.now() - idleFrom).toBeGreaterThanOrEqual(190);
-    expect(drained.elapsedMs).toBeLessThan(2000);
+    // No connection is left, yet a late one (a stale kube-proxy rule) is still accepted and answered.
+    const late = new Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      await post(h.port, late);
+    } finally {
+      late.destroy();
+    }
+    const drained = await drain;
+    expect(drained.elapsedMs).toBeGreaterThanOrEqual(1490);
   });
 
   it('ends at maxMs while a review is still running; the shutdown grace then cuts it, so the process exits in bounded time', async () => {
@@ -173,7 +181,7 @@ describe('trackConnections on the HTTPS admission server', () => {
     try {
       expect(await get()).toEqual({ status: 404, connection: 'keep-alive' });
       expect(tracker.counts()).toEqual({ open: 1, active: 0 });
-      const drained = tracker.drain({ maxMs: 5000, idleCloseMs: 1000 });
+      const drained = tracker.drain({ maxMs: 1500, idleCloseMs: 1000 });
       expect(await get()).toEqual({ status: 404, connection: 'close' });
       expect((await drained).remaining).toBe(0);
     } finally {

@@ -11,7 +11,9 @@
 // - a connection is closed by us only after it has been idle for `idleCloseMs`: the API server's
 //   pool reuses its most recently used connection first, so a long-idle one is the least likely to
 //   be picked in the instant it closes;
-// - new connections are still accepted, for nodes whose kube-proxy still routes to this pod.
+// - new connections are still accepted for the whole drain, even when none is left: a node whose
+//   kube-proxy still routes to this pod sends new ones, and a closed port would refuse them (the
+//   API server does not retry a refused review; the rollout e2e caught an early end doing that).
 import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
@@ -19,7 +21,7 @@ import { Server as TlsServer } from 'node:tls';
 
 /** How long a drain may take and when an idle connection is closed. */
 export interface DrainOptions {
-  /** Upper bound of the drain; it ends earlier once no connection is left. */
+  /** Length of the drain: new connections are accepted until then, even when none is left. */
   readonly maxMs: number;
   /** A connection without a request for this long is closed while draining. */
   readonly idleCloseMs: number;
@@ -38,7 +40,7 @@ export interface ConnectionTracker {
   readonly draining: boolean;
   /** Open connections, and those with a request being handled. */
   counts(): { open: number; active: number };
-  /** Starts draining; resolves when no connection is left or after `maxMs`. The server keeps accepting. */
+  /** Starts draining; resolves after `maxMs`, accepting new connections until then. */
   drain(options: DrainOptions): Promise<DrainResult>;
 }
 
@@ -115,10 +117,7 @@ export function trackConnections(server: HttpServer | HttpsServer, now: () => nu
           clearTimeout(deadline);
           resolve({ remaining: connections.size, elapsedMs: Math.round(now() - started) });
         };
-        const sweep = setInterval(() => {
-          closeIdle(options.idleCloseMs);
-          if (connections.size === 0) finish();
-        }, sweepMs);
+        const sweep = setInterval(() => closeIdle(options.idleCloseMs), sweepMs);
         const deadline = setTimeout(finish, options.maxMs);
         closeIdle(options.idleCloseMs);
       });

@@ -313,6 +313,10 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
   sandbox_image = "${pauseImage}"
   # The VM withholds CAP_SYS_RESOURCE: runc cannot lower oom_score_adj below the shim's.
   restrict_oom_score_adj = true
+  # Pod network namespaces under the state dir, not /var/run/netns: \`ip netns add\` (other
+  # programs, the gateway tests) turns /run/netns into a shared bind mount of itself, after which
+  # a netns mounted there before cannot be removed (EBUSY) and its pod stays Terminating.
+  netns_mounts_under_state_dir = true
   enable_selinux = false
 
 [${cri}.containerd]
