@@ -126,7 +126,12 @@ async function terminate(replica: Replica, preStopMs: number, kubeProxyLagMs: nu
   await sleep(preStopMs);
   const signalled = Date.now();
   const exited = replica.app.stop();
-  const readyAfterSignal = await readyz(replica);
+  // The signal is handled on the process's next event-loop turn: allow it a moment, not the drain.
+  let readyAfterSignal = await readyz(replica);
+  for (let tries = 0; readyAfterSignal === 200 && tries < 10; tries++) {
+    await sleep(50);
+    readyAfterSignal = await readyz(replica);
+  }
   const code = await exited;
   await dropped;
   return { readyAfterSignal, code, exitSeconds: (Date.now() - signalled) / 1000 };

@@ -115,6 +115,8 @@ export function trackConnections(server: HttpServer | HttpsServer, now: () => nu
         const finish = () => {
           clearInterval(sweep);
           clearTimeout(deadline);
+          // Idle ones end now, so the shutdown waits only for reviews still running.
+          closeIdle(0);
           resolve({ remaining: connections.size, elapsedMs: Math.round(now() - started) });
         };
         const sweep = setInterval(() => closeIdle(options.idleCloseMs), sweepMs);

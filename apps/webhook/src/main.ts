@@ -105,7 +105,11 @@ async function run(config: WebhookConfig, logger: Logger, metrics: WebhookMetric
     });
     certificates.stop();
     if (serving.connections) {
-      const drained = await serving.connections.drain({ maxMs: config.shutdownDrainSeconds * 1000, idleCloseMs: DEFAULT_IDLE_CLOSE_MS });
+      // Idle connections are not closed during the drain: each close can cross a review the API server
+      // starts writing on it (EOF, not retried); unused, they are picked less and less and end at the
+      // drain's end. Busy ones end on an answer with Connection: close.
+      const drainMs = config.shutdownDrainSeconds * 1000;
+      const drained = await serving.connections.drain({ maxMs: drainMs, idleCloseMs: Math.max(DEFAULT_IDLE_CLOSE_MS, drainMs) });
       logger.info('drain finished; no longer accepting connections', drained);
     }
     await shutdown([...(serving.server ? [serving.server] : []), opsServer], logger, config.shutdownGraceSeconds * 1000);
