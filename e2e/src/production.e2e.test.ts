@@ -16,7 +16,7 @@ import { buildImages } from './images/manifest.js';
 import { imageRef, nodeImages, startNodeCluster, type NodeCluster } from './node/cluster.js';
 import { eventually, getJson, kubectlOk, KAOS_CRD_DIR } from './support/cluster.js';
 import { startApplyLoad, type ApplyLoadResult } from './support/apply-load.js';
-import { installProduction, kubectlPath, localImageValues, userShell } from './support/production.js';
+import { installProduction, kubectlPath, localImageValues, readQuickstartSamples, userShell } from './support/production.js';
 import { releaseNames } from './support/release.js';
 
 const RELEASE = { release: 'kaos-operator', namespace: 'kaos-system' };
@@ -112,9 +112,7 @@ describe("the user guide's commands, verbatim", () => {
 
   beforeAll(async () => {
     await kubectlOk(cluster.cp, ['apply', '-f', join(repoRoot, 'docs/samples/quickstart.yaml')]);
-    samples = await Promise.all(
-      [['agent', 'my-agent'], ['modelapi', 'my-model'], ['mcpserver', 'echo-server']].map(async ([kind, name]) => JSON.parse(await kubectlOk(cluster.cp, ['get', kind!, name!, '-n', 'my-namespace', '-o', 'json'])) as KaosResource),
-    );
+    samples = await readQuickstartSamples(cluster.cp);
     await kubectlOk(cluster.cp, ['apply'], sampleBackendList(samples, images.sampleBackend));
     for (const sample of samples) await kubectlOk(cluster.cp, ['rollout', 'status', `deployment/${serviceName(sample)}`, '-n', 'my-namespace', '--timeout=120s']);
     await eventually('the three routes', async () => ((await cluster.cp.kubectl(['get', 'httproute', 'agent-my-agent', 'modelapi-my-model', 'mcp-echo-server', '-n', 'my-namespace'])).code === 0 ? true : undefined), 60_000);

@@ -116,7 +116,8 @@ export function nodePrerequisiteProblems(): string[] {
   return problems;
 }
 
-const MEMORY_CGROUP_DIRS = (): string[] => {
+/** /sys/fs/cgroup and one directory per cgroup v1 controller (comma-joined aliases skipped). */
+function cgroupControllerDirs(): string[] {
   const base = '/sys/fs/cgroup';
   const dirs = [base];
   try {
@@ -128,10 +129,10 @@ const MEMORY_CGROUP_DIRS = (): string[] => {
     // no cgroup fs: nothing to clean either
   }
   return dirs;
-};
+}
 
 function kubepodsCgroups(): string[] {
-  return MEMORY_CGROUP_DIRS().flatMap((dir) => {
+  return cgroupControllerDirs().flatMap((dir) => {
     try {
       return readdirSync(dir).filter((entry) => entry.startsWith('kubepods')).map((entry) => join(dir, entry));
     } catch {
@@ -285,10 +286,14 @@ async function ctrAt(socket: string, args: string[]): Promise<{ code: number; st
   }
 }
 
-/** Marks an image pinned, so the kubelet never removes it (an imported image cannot be pulled again). */
-async function pinImage(socket: string, ref: string): Promise<void> {
-  const result = await ctrAt(socket, ['images', 'label', ref, 'io.cri-containerd.pinned=pinned']);
-  if (result.code !== 0) throw new Error(`ctr images label ${ref} failed: ${result.stderr}`);
+/** Imports one archive and pins the image, so the kubelet never removes it (an imported image cannot be pulled again). */
+async function importImage(socket: string, image: NodeImage, log: (message: string) => void): Promise<void> {
+  const started = Date.now();
+  const imported = await ctrAt(socket, ['images', 'import', image.archive]);
+  if (imported.code !== 0) throw new Error(`ctr images import ${image.archive} failed: ${imported.stderr}`);
+  const pinned = await ctrAt(socket, ['images', 'label', image.ref, 'io.cri-containerd.pinned=pinned']);
+  if (pinned.code !== 0) throw new Error(`ctr images label ${image.ref} failed: ${pinned.stderr}`);
+  log(`imported ${image.ref} in ${Date.now() - started} ms`);
 }
 
 function containerdConfig(workDir: string, socket: string, pauseImage: string): string {
@@ -481,13 +486,7 @@ export async function startNode(cp: ControlPlane, network: NodeNetwork, options:
     log(`containerd pid ${components[0]?.pid} on ${socket}`);
 
     const importImages = async (images: NodeImage[]): Promise<void> => {
-      for (const image of images) {
-        const t = Date.now();
-        const result = await ctrAt(socket, ['images', 'import', image.archive]);
-        if (result.code !== 0) throw new Error(`ctr images import ${image.archive} failed: ${result.stderr}`);
-        await pinImage(socket, image.ref);
-        log(`imported ${image.ref} in ${Date.now() - t} ms`);
-      }
+      for (const image of images) await importImage(socket, image, log);
     };
     await importImages(options.images);
 
@@ -555,10 +554,7 @@ export async function importMissingImages(state: NodeState, images: NodeImage[],
   const present = new Set(listed.stdout.split('\n').map((line) => line.trim()));
   let imported = 0;
   for (const image of images.filter((candidate) => !present.has(candidate.ref))) {
-    const result = await ctrAt(state.containerdSocket, ['images', 'import', image.archive]);
-    if (result.code !== 0) throw new Error(`ctr images import ${image.archive} failed: ${result.stderr}`);
-    await pinImage(state.containerdSocket, image.ref);
-    log(`imported ${image.ref}`);
+    await importImage(state.containerdSocket, image, log);
     imported++;
   }
   return imported;

@@ -33,7 +33,7 @@ import { kubectlOk } from '../support/cluster.js';
 import { createNetns, removeNetns, startBackendInNetns } from '../gateway/netns.js';
 import { buildTraefikScript, resolveTraefikBinary, startTraefik, TRAEFIK_CONTROLLER_NAME } from '../gateway/traefik.js';
 import { sampleBackendList } from '../gateway/sample-backends.js';
-import { localImageValues, productionInstallArgs } from '../support/production.js';
+import { localImageValues, productionInstallArgs, readQuickstartSamples } from '../support/production.js';
 import {
   CHART_DIR,
   helmOk,
@@ -170,8 +170,21 @@ function option(name: string): string | undefined {
   return index === -1 ? undefined : process.argv[index + 1];
 }
 
-/** Traefik on the Gateway's listener port, and a backend per sample behind the Service its route names. */
-async function startGateway(target: KubeTarget, port: number, workDir: string, samples: KaosResource[]): Promise<GatewayState> {
+/** The Gateway's listener port: --gateway-port, else 80 when free (the user guide's curl), else any free port. */
+async function gatewayPortOption(): Promise<number> {
+  const requestedPort = option('--gateway-port');
+  const gatewayPort = requestedPort ? Number(requestedPort) : (await canListen(80)) ? 80 : await freePort();
+  if (!Number.isInteger(gatewayPort) || gatewayPort < 1 || gatewayPort > 65535) throw new Error(`--gateway-port must be a port number, not ${requestedPort}`);
+  return gatewayPort;
+}
+
+/** The GatewayClass belongs to the Gateway implementation (Traefik), the Gateway to the chart. */
+async function applyGatewayClass(target: KubeTarget): Promise<void> {
+  await kubectlOk(target, ['apply'], { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'GatewayClass', metadata: { name: 'traefik' }, spec: { controllerName: TRAEFIK_CONTROLLER_NAME } });
+}
+
+/** Traefik as a host process serving the Gateway on its listener port (built the first time). */
+async function startTraefikOnHost(target: KubeTarget, port: number, workDir: string): Promise<GatewayState> {
   if (!process.env.KAOS_E2E_TRAEFIK) {
     // Reuses the cached binary in 0.2 s; the first time it builds from the Go module proxy, with progress.
     log('Traefik v3: bash e2e/scripts/build-traefik.sh (the first run builds it from source, ~15-30 min on 2 cores)');
@@ -179,7 +192,13 @@ async function startGateway(target: KubeTarget, port: number, workDir: string, s
   }
   const bin = await resolveTraefikBinary({ build: false });
   const traefik = await startTraefik({ kubeconfigPath: target.kubeconfigPath, port, logFile: join(workDir, 'traefik.log'), bin, detached: true });
-  log(`started Traefik (pid ${traefik.pid}) serving the Gateway on ${traefik.url}`);
+  log(`started Traefik (pid ${traefik.pid}) on the host, serving the Gateway on ${traefik.url}`);
+  return { port, traefik: { pid: traefik.pid, bin, logFile: traefik.logFile }, backends: [], netns: '' };
+}
+
+/** Local mode: Traefik, and a backend per sample in a network namespace behind the Service its route names. */
+async function startGateway(target: KubeTarget, port: number, workDir: string, samples: KaosResource[]): Promise<GatewayState> {
+  const gateway = await startTraefikOnHost(target, port, workDir);
   const netns = await createNetns({ name: NETNS });
   const backends: GatewayState['backends'] = [];
   for (const [index, resource] of samples.entries()) {
@@ -189,7 +208,7 @@ async function startGateway(target: KubeTarget, port: number, workDir: string, s
     await exposeBackend(target, { namespace: resource.metadata.namespace!, service: name, servicePort: servicePort(resource), address: netns.address, targetPort: backend.port });
   }
   log(`started ${backends.length} sample backends in network namespace ${NETNS} (${netns.address}) with their Services and EndpointSlices`);
-  return { port, traefik: { pid: traefik.pid, bin, logFile: traefik.logFile }, backends, netns: NETNS };
+  return { ...gateway, backends, netns: NETNS };
 }
 
 async function upLocal(): Promise<void> {
@@ -205,12 +224,9 @@ async function upLocal(): Promise<void> {
   await stopApps();
   const release: LocalRelease = { ...RELEASE, webhookPort: previous?.webhookPort ?? (await freePort()) };
   const names = releaseNames(release.release);
-  const requestedPort = option('--gateway-port');
-  const gatewayPort = requestedPort ? Number(requestedPort) : (await canListen(80)) ? 80 : await freePort();
-  if (!Number.isInteger(gatewayPort) || gatewayPort < 1 || gatewayPort > 65535) throw new Error(`--gateway-port must be a port number, not ${requestedPort}`);
+  const gatewayPort = await gatewayPortOption();
 
-  // The GatewayClass belongs to the Gateway implementation (Traefik), the Gateway to the chart.
-  await kubectlOk(target, ['apply'], { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'GatewayClass', metadata: { name: 'traefik' }, spec: { controllerName: TRAEFIK_CONTROLLER_NAME } });
+  await applyGatewayClass(target);
   log(`helm upgrade --install ${release.release} charts/kaos-operator -n ${release.namespace} (local mode, gatewayAPI.enabled=true, createGateway=true, listenerPort=${gatewayPort})`);
   await installLocalRelease(target, release, { 'gatewayAPI.enabled': true, 'gatewayAPI.createGateway': true, 'gatewayAPI.gatewayClassName': 'traefik', 'gatewayAPI.listenerPort': gatewayPort });
 
@@ -238,17 +254,10 @@ async function upLocal(): Promise<void> {
   log(`kubectl apply -f ${SAMPLES.slice(repoRoot.length + 1)}`);
   process.stderr.write(await kubectlOk(target, ['apply', '-f', SAMPLES]));
   if (withGateway) {
-    state.gateway = await startGateway(target, gatewayPort, workDir, await readSamples(target));
+    state.gateway = await startGateway(target, gatewayPort, workDir, await readQuickstartSamples(target));
     await writeState(state);
   }
   await summarize(target, state, `${workDir}/{webhook,controller${state.gateway ? ',traefik' : ''}}.log`);
-}
-
-/** The samples as stored (with their defaulted timeouts). */
-async function readSamples(target: KubeTarget): Promise<KaosResource[]> {
-  return Promise.all(
-    [['agent', 'my-agent'], ['modelapi', 'my-model'], ['mcpserver', 'echo-server']].map(async ([kind, name]) => JSON.parse(await kubectlOk(target, ['get', kind!, name!, '-n', 'my-namespace', '-o', 'json'])) as KaosResource),
-  );
 }
 
 /** Production mode: the chart's Deployments on the node, from the locally built images. */
@@ -256,16 +265,14 @@ async function upProduction(): Promise<void> {
   const withGateway = !process.argv.includes('--no-gateway');
   const target = controlPlaneUp(true);
   await stopApps();
-  const requestedPort = option('--gateway-port');
-  const gatewayPort = requestedPort ? Number(requestedPort) : (await canListen(80)) ? 80 : await freePort();
-  if (!Number.isInteger(gatewayPort) || gatewayPort < 1 || gatewayPort > 65535) throw new Error(`--gateway-port must be a port number, not ${requestedPort}`);
+  const gatewayPort = await gatewayPortOption();
   const image = (name: string): string => {
     const ref = target.images[name];
     if (!ref) throw new Error(`the node has no ${name} image (images: ${Object.keys(target.images).join(', ') || 'none'}); run npm run down, then npm run up`);
     return ref;
   };
 
-  await kubectlOk(target, ['apply'], { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'GatewayClass', metadata: { name: 'traefik' }, spec: { controllerName: TRAEFIK_CONTROLLER_NAME } });
+  await applyGatewayClass(target);
   const values = {
     'gatewayAPI.enabled': true,
     'gatewayAPI.createGateway': true,
@@ -282,7 +289,7 @@ async function upProduction(): Promise<void> {
 
   log(`kubectl apply -f ${SAMPLES.slice(repoRoot.length + 1)}`);
   process.stderr.write(await kubectlOk(target, ['apply', '-f', SAMPLES]));
-  const samples = await readSamples(target);
+  const samples = await readQuickstartSamples(target);
   process.stderr.write(await kubectlOk(target, ['apply'], sampleBackendList(samples, image('sample-backend'))));
   for (const sample of samples) {
     await kubectlOk(target, ['rollout', 'status', `deployment/${serviceName(sample)}`, '-n', 'my-namespace', '--timeout=120s']);
@@ -291,22 +298,11 @@ async function upProduction(): Promise<void> {
   const workDir = join(runDir(), PLANE);
   const state: AppsState = { mode: 'production', webhookPort: 0 };
   if (withGateway) {
-    state.gateway = await startGatewayOnly(target, gatewayPort, workDir);
+    // In production mode the backends are pods behind their Services.
+    state.gateway = await startTraefikOnHost(target, gatewayPort, workDir);
   }
   await writeState(state);
   await summarize(target, state, 'kubectl logs -n kaos-system deployment/kaos-operator-controller-manager (and deployment/kaos-operator-webhook)');
-}
-
-/** Traefik only: in production mode the backends are pods behind their Services. */
-async function startGatewayOnly(target: KubeTarget, port: number, workDir: string): Promise<GatewayState> {
-  if (!process.env.KAOS_E2E_TRAEFIK) {
-    log('Traefik v3: bash e2e/scripts/build-traefik.sh (the first run builds it from source, ~15-30 min on 2 cores)');
-    execFileSync('bash', [buildTraefikScript], { stdio: ['ignore', 'ignore', 'inherit'] });
-  }
-  const bin = await resolveTraefikBinary({ build: false });
-  const traefik = await startTraefik({ kubeconfigPath: target.kubeconfigPath, port, logFile: join(workDir, 'traefik.log'), bin, detached: true });
-  log(`started Traefik (pid ${traefik.pid}) on the host, serving the Gateway on ${traefik.url}`);
-  return { port, traefik: { pid: traefik.pid, bin, logFile: traefik.logFile }, backends: [], netns: '' };
 }
 
 /** Waits for the routes and the Gateway's URL, then prints what a user wants to see. */

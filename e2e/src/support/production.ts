@@ -2,7 +2,9 @@
 // the production e2e tests and `npm run up`.
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
+import type { KaosResource } from '@kaos/api-types';
 import { CHART_DIR, helm, setArgs, type KubeTarget } from './release.js';
+import { kubectlOk } from './cluster.js';
 import type { KubectlResult } from '../control-plane/index.js';
 
 /** Helm values that point one component at a locally built image reference `registry/repository:tag`. */
@@ -62,4 +64,11 @@ export function userShell(target: KubeTarget, command: string, timeoutMs = 60_00
 /** The kubectl binary of a target (for commands that must outlive one call, e.g. port-forward). */
 export function kubectlPath(target: KubeTarget): string {
   return join(target.binDir, 'kubectl');
+}
+
+/** The three resources of docs/samples/quickstart.yaml as stored (with their defaulted timeouts). */
+export function readQuickstartSamples(target: Pick<KubeTarget, 'kubectl'>): Promise<KaosResource[]> {
+  return Promise.all(
+    [['agent', 'my-agent'], ['modelapi', 'my-model'], ['mcpserver', 'echo-server']].map(async ([kind, name]) => JSON.parse(await kubectlOk(target, ['get', kind!, name!, '-n', 'my-namespace', '-o', 'json'])) as KaosResource),
+  );
 }
