@@ -67,7 +67,8 @@ interface GatewayState {
 }
 interface AppsState {
   mode: 'local' | 'production';
-  webhookPort: number;
+  /** Local mode only: the port the webhook configurations call, kept across runs. */
+  webhookPort?: number;
   /** Local mode only: the two host processes. */
   apps?: Record<App, AppState>;
   gateway?: GatewayState;
@@ -296,7 +297,7 @@ async function upProduction(): Promise<void> {
   }
   log('sample backends Running (Deployments + Services with selectors, as the KAOS operator creates them)');
   const workDir = join(runDir(), PLANE);
-  const state: AppsState = { mode: 'production', webhookPort: 0 };
+  const state: AppsState = { mode: 'production' };
   if (withGateway) {
     // In production mode the backends are pods behind their Services.
     state.gateway = await startTraefikOnHost(target, gatewayPort, workDir);
