@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import type { HTTPRoute } from '@kaos/api-types';
-import { routeDifferences, routeNeedsUpdate } from './diff.js';
+import { routeDifferences, routeNeedsUpdate, strayRouteFields } from './diff.js';
 import { agent, enabledConfig } from './fixtures.test-helpers.js';
 import { desiredRoute } from './route.js';
 
@@ -68,5 +68,31 @@ describe('routeNeedsUpdate sees', () => {
   ])('%s', (_name, edit, differences) => {
     expect(routeDifferences(desired, live(edit))).toEqual(differences);
     expect(routeNeedsUpdate(desired, live(edit))).toBe(true);
+  });
+});
+
+describe('strayRouteFields', () => {
+  it.each<[string, (route: HTTPRoute) => void, string[]]>([
+    ['nothing set that we leave unset', () => {}, []],
+    ['an empty hostnames list', (r) => (r.spec.hostnames = []), []],
+    ['a null hostnames', (r) => (r.spec.hostnames = null as never), []],
+    ['hostnames, as the KAOS operator or a hand edit set them', (r) => (r.spec.hostnames = ['a.example.com']), ['spec.hostnames']],
+    ['hostnames beside other drift an apply takes back', (r) => ((r.spec.hostnames = ['a.example.com']), (rule(r).timeouts = { request: '1s' })), ['spec.hostnames']],
+    ['a scalar where the hostnames list belongs', (r) => (r.spec.hostnames = 'a.example.com' as never), ['spec.hostnames']],
+  ])('%s', (_name, edit, strays) => {
+    const route = live(edit);
+    expect(strayRouteFields(desired, route)).toEqual(strays);
+    // Every stray field is a difference too: removing the strays is part of reaching the desired route.
+    expect(routeDifferences(desired, route)).toEqual(expect.arrayContaining(strays));
+  });
+
+  it('a field the desired route sets is never stray', () => {
+    const withHostnames = { ...desired, spec: { ...desired.spec, hostnames: ['a.example.com'] } };
+    expect(strayRouteFields(withHostnames, live((r) => (r.spec.hostnames = ['b.example.com'])))).toEqual([]);
+    expect(routeDifferences(withHostnames, live((r) => (r.spec.hostnames = ['b.example.com'])))).toEqual(['spec.hostnames']);
+  });
+
+  it('a live route without a spec has none', () => {
+    expect(strayRouteFields(desired, { ...desired, spec: undefined as never })).toEqual([]);
   });
 });

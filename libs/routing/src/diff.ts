@@ -67,13 +67,27 @@ export function routeDifferences(desired: HTTPRoute, live: HTTPRoute): string[] 
   }
   const desiredSpec = normalizedSpec(desired);
   const liveSpec = normalizedSpec(live);
+  const strays = new Set(strayRouteFields(desired, live));
   for (const key of new Set([...Object.keys(desiredSpec), ...UNOWNED_SPEC_FIELDS])) {
     const want = desiredSpec[key];
-    const have = liveSpec[key];
-    const unownedButSet = want === undefined && Array.isArray(have) ? have.length > 0 : want === undefined && have !== undefined;
-    if (want === undefined ? unownedButSet : !covers(want, have)) differences.push(`spec.${key}`);
+    if (want === undefined ? strays.has(`spec.${key}`) : !covers(want, liveSpec[key])) differences.push(`spec.${key}`);
   }
   return differences;
+}
+
+/**
+ * Fields the live route has and the desired route leaves unset (`spec.hostnames`), as paths like
+ * routeDifferences'. A forced server-side apply that omits a field removes it only when our field
+ * manager owned it; set by another writer (the KAOS operator's `manager`, `kubectl edit`) it stays,
+ * and every later reconcile would see it again. So the controller removes these explicitly.
+ */
+export function strayRouteFields(desired: HTTPRoute, live: HTTPRoute): string[] {
+  const spec = (live.spec ?? {}) as Record<string, unknown>;
+  return UNOWNED_SPEC_FIELDS.filter((key) => {
+    if ((desired.spec as Record<string, unknown>)[key] !== undefined) return false;
+    const have = spec[key];
+    return Array.isArray(have) ? have.length > 0 : have !== undefined && have !== null;
+  }).map((key) => `spec.${key}`);
 }
 
 /** Whether the live route must be written to match the desired one (see routeDifferences). */

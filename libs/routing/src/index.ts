@@ -5,6 +5,7 @@ export * from './diff.js';
 export * from './duration.js';
 export * from './env.js';
 export * from './naming.js';
+export * from './ownership.js';
 export * from './problems.js';
 export * from './route.js';
 export * from './status.js';
