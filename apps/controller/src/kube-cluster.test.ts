@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import type { KaosResource } from '@kaos/api-types';
-import { routeGoneHandler } from './kube-cluster.js';
+import { removalPatch, routeGoneHandler } from './kube-cluster.js';
 
 const route = { metadata: { name: 'agent-a', namespace: 'prod', labels: { 'kaos.tools/owner-kind': 'Agent', 'kaos.tools/owner-name': 'a' } } };
 const agent = (deleting = false): KaosResource => ({
@@ -27,5 +27,18 @@ describe('routeGoneHandler', () => {
     const keys: string[] = [];
     routeGoneHandler(() => undefined, { info: (() => undefined) as never }, (key) => void keys.push(key))({ metadata: { name: 'x', namespace: 'prod', labels: { 'kaos.tools/owner-kind': 'Pod', 'kaos.tools/owner-name': 'x' } } });
     expect(keys).toEqual([]);
+  });
+});
+
+describe('removalPatch', () => {
+  it('tests the uid first, then removes each field', () => {
+    expect(removalPatch('u-1', ['spec.hostnames'])).toEqual([
+      { op: 'test', path: '/metadata/uid', value: 'u-1' },
+      { op: 'remove', path: '/spec/hostnames' },
+    ]);
+  });
+
+  it('escapes keys that JSON pointers treat specially', () => {
+    expect(removalPatch('u', ['metadata.labels.a~b/c']).at(-1)).toEqual({ op: 'remove', path: '/metadata/labels/a~0b~1c' });
   });
 });

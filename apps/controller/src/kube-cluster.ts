@@ -38,6 +38,7 @@ const slimResource = (object: KubernetesObject) => slimForCache(object, ['gatewa
 /** A route's status is the Gateway's verdict (`parents`), mirrored onto the resource: all of it stays. */
 const slimRoute = (object: KubernetesObject) => slimForCache(object, 'all');
 const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+const jsonPatch = setHeaderOptions('Content-Type', PatchStrategy.JsonPatch);
 
 /**
  * Custom objects arrive as plain JSON (timestamps are strings), which our types describe; client-node
@@ -190,10 +191,20 @@ export function routeGoneHandler(getResource: (kind: KaosKind, namespace: string
   };
 }
 
+/**
+ * The JSON patch that removes fields (paths like `spec.hostnames`) from the object with this uid:
+ * its test makes the API server refuse it (422) when the object was replaced since it was read.
+ * A removed field leaves every field manager's set, so no other writer keeps a claim on it.
+ */
+export function removalPatch(uid: string, paths: string[]): Array<{ op: 'test' | 'remove'; path: string; value?: string }> {
+  const pointer = (path: string) => `/${path.split('.').map((key) => key.replaceAll('~', '~0').replaceAll('/', '~1')).join('/')}`;
+  return [{ op: 'test', path: '/metadata/uid', value: uid }, ...paths.map((path) => ({ op: 'remove' as const, path: pointer(path) }))];
+}
+
 /** What the cluster adapter reports to the metrics. */
 export interface ClusterObservers {
   /** Before each write to the API server. */
-  write?: (verb: 'create' | 'apply' | 'delete' | 'status' | 'event') => void;
+  write?: (verb: 'create' | 'apply' | 'patch' | 'delete' | 'status' | 'event') => void;
   /** Before each read a reconcile makes past the caches. */
   read?: (what: 'httproutes' | 'gateways' | 'crd-check') => void;
   /** Each time a supervised informer is restarted. */
@@ -390,6 +401,22 @@ export function createKubeCluster(kubeConfig: KubeConfig, config: RoutingConfig,
       const applied = await objects.patch(body as unknown as KubernetesObject, undefined, undefined, FIELD_MANAGER, true, PatchStrategy.ServerSideApply);
       return typed<HTTPRoute>(applied)!;
     },
+    async removeRouteFields(route, paths) {
+      onWrite('patch');
+      const patched = await custom.patchNamespacedCustomObject(
+        {
+          group: GATEWAY_API_GROUP,
+          version: GATEWAY_VERSION,
+          namespace: route.metadata.namespace!,
+          plural: 'httproutes',
+          name: route.metadata.name!,
+          body: removalPatch(route.metadata.uid!, paths),
+          fieldManager: FIELD_MANAGER,
+        },
+        jsonPatch,
+      );
+      return typed<HTTPRoute>(patched as KubernetesObject)!;
+    },
     async deleteRoute(namespace, name, uid) {
       onWrite('delete');
       try {
@@ -401,8 +428,18 @@ export function createKubeCluster(kubeConfig: KubeConfig, config: RoutingConfig,
     async writeGatewayStatus(resource, gateway: GatewayStatus | undefined) {
       onWrite('status');
       const plural = KIND_DEFINITIONS.find((definition) => definition.kind === resource.kind)!.plural;
+      // A merge patch of status.gateway alone, named by our field manager: whatever else the status
+      // holds (the KAOS operator's phase, ready, endpoint, message, deployment, ...) is never sent, so never touched.
       await custom.patchNamespacedCustomObjectStatus(
-        { group: KAOS_GROUP, version: KAOS_VERSION, namespace: resource.metadata.namespace!, plural, name: resource.metadata.name!, body: { status: { gateway: gateway ?? null } } },
+        {
+          group: KAOS_GROUP,
+          version: KAOS_VERSION,
+          namespace: resource.metadata.namespace!,
+          plural,
+          name: resource.metadata.name!,
+          body: { status: { gateway: gateway ?? null } },
+          fieldManager: FIELD_MANAGER,
+        },
         mergePatch,
       );
     },

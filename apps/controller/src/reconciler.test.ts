@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import type { Gateway, GatewayStatus, HTTPRoute, KaosResource } from '@kaos/api-types';
 import { desiredRoute, type RoutingConfig } from '@kaos/routing';
-import { GatewayApiMissingError, createReconciler, isOwnedBy, parseResourceKey, resourceKey, type Cluster } from './reconciler.js';
+import { GatewayApiMissingError, createReconciler, parseResourceKey, resourceKey, type Cluster } from './reconciler.js';
 
 const config: RoutingConfig = {
   gatewayApiEnabled: true,
@@ -18,10 +18,12 @@ function agent(spec: Partial<Extract<KaosResource, { kind: 'Agent' }>['spec']> =
 /**
  * An in-memory cluster that records every read and write. `routes` are on the API server; the cache
  * holds those labelled as ours (the informer's label selector) unless `uncached` says otherwise.
+ * An apply behaves like a forced server-side apply: it sets what it sends and leaves what it does
+ * not send (other writers' labels, owner references and spec fields) as it was.
  */
 function fakeCluster(
   resource: KaosResource | undefined,
-  options: { routes?: HTTPRoute[]; uncached?: boolean; gatewayApi?: boolean; failApply?: boolean; failCreate?: boolean; goneOnRead?: boolean; gateway?: Gateway } = {},
+  options: { routes?: HTTPRoute[]; uncached?: boolean; gatewayApi?: boolean; failApply?: boolean; failCreate?: boolean; failRemove?: boolean; goneOnRead?: boolean; gateway?: Gateway } = {},
 ) {
   const routes = new Map((options.routes ?? []).map((route) => [`${route.metadata.namespace}/${route.metadata.name}`, route]));
   const writes: string[] = [];
@@ -64,9 +66,27 @@ function fakeCluster(
     applyRoute: async (route, uid) => {
       if (options.failApply) throw new Error('connection refused');
       const live = routes.get(`${route.metadata.namespace}/${route.metadata.name}`);
-      if (live?.metadata.uid !== uid) throw new Error(`uid precondition: ${uid} is not ${live?.metadata.uid}`);
+      if (!live || live.metadata.uid !== uid) throw new Error(`uid precondition: ${uid} is not ${live?.metadata.uid}`);
       writes.push(`apply ${route.metadata.name}`);
-      return store(route);
+      const sent = structuredClone(route);
+      const owners = [...(live.metadata.ownerReferences ?? []).filter((ref) => !sent.metadata.ownerReferences?.some((mine) => mine.uid === ref.uid)), ...(sent.metadata.ownerReferences ?? [])];
+      const applied: HTTPRoute = {
+        ...live,
+        metadata: { ...live.metadata, labels: { ...live.metadata.labels, ...sent.metadata.labels }, ownerReferences: owners, generation: (live.metadata.generation ?? 1) + 1 },
+        spec: { ...live.spec, ...sent.spec },
+      };
+      routes.set(`${route.metadata.namespace}/${route.metadata.name}`, applied);
+      return applied;
+    },
+    removeRouteFields: async (route, paths) => {
+      if (options.failRemove) throw new Error('connection refused');
+      const live = routes.get(`${route.metadata.namespace}/${route.metadata.name}`);
+      if (!live || live.metadata.uid !== route.metadata.uid) throw new Error(`test failed: uid ${route.metadata.uid} is not ${live?.metadata.uid}`);
+      writes.push(`patch ${route.metadata.name} ${paths.join(',')}`);
+      const patched = structuredClone(live);
+      for (const path of paths) delete (patched.spec as Record<string, unknown>)[path.replace(/^spec\./, '')];
+      routes.set(`${route.metadata.namespace}/${route.metadata.name}`, patched);
+      return patched;
     },
     deleteRoute: async (namespace, name) => {
       writes.push(`delete ${name}`);
@@ -258,15 +278,123 @@ describe('reconcile', () => {
   });
 });
 
-describe('isOwnedBy', () => {
-  const route = desiredRoute(agent(), config)!;
-  it.each<[string, HTTPRoute, boolean]>([
-    ['our controller reference', route, true],
-    ['a controller reference to another uid (an earlier incarnation)', { ...route, metadata: { ...route.metadata, ownerReferences: [{ ...route.metadata.ownerReferences![0]!, uid: 'old' }] } }, false],
-    ['our labels and no controller reference', { ...route, metadata: { ...route.metadata, ownerReferences: [] } }, true],
-    ['neither', { ...route, metadata: { name: 'agent-a', namespace: 'prod' } }, false],
-  ])('%s → %s', (_name, candidate, owned) => {
-    expect(isOwnedBy(candidate, agent())).toBe(owned);
+/**
+ * The route the upstream KAOS operator creates for Agent a with its Gateway API option on: same
+ * name, a controller owner reference to the Agent, its own labels (not ours), server defaults
+ * left out; here with a hostname and another timeout, as an older configuration could leave it.
+ */
+function upstreamRoute(edit: (route: HTTPRoute) => void = () => {}): HTTPRoute {
+  const route: HTTPRoute = {
+    apiVersion: 'gateway.networking.k8s.io/v1',
+    kind: 'HTTPRoute',
+    metadata: {
+      name: 'agent-a',
+      namespace: 'prod',
+      uid: 'upstream-uid',
+      generation: 1,
+      labels: { app: 'agent', agent: 'a' },
+      ownerReferences: [{ apiVersion: 'kaos.tools/v1alpha1', kind: 'Agent', name: 'a', uid: 'uid-a', controller: true, blockOwnerDeletion: true }],
+    },
+    spec: {
+      hostnames: ['agents.example.com'],
+      parentRefs: [{ name: 'kaos-gateway', namespace: 'kaos-system' }],
+      rules: [
+        {
+          matches: [{ path: { type: 'PathPrefix', value: '/prod/agent/a' } }],
+          filters: [{ type: 'URLRewrite', urlRewrite: { path: { type: 'ReplacePrefixMatch', replacePrefixMatch: '/' } } }],
+          backendRefs: [{ name: 'agent-a', port: 8000 }],
+          timeouts: { request: '30s' },
+        },
+      ],
+    },
+  };
+  edit(route);
+  return route;
+}
+
+describe('adopting the KAOS operator\'s routes', () => {
+  it('takes the route over: our labels, the desired spec, the hostname removed; then writes nothing', async () => {
+    const log = recordingLogger();
+    const fake = fakeCluster(agent(), { routes: [upstreamRoute()] });
+    const reconcile = createReconciler(fake.cluster, config, { now, logger: log.logger });
+    await reconcile('Agent/prod/a');
+    // Not labelled as ours, so not in the cache: the create is refused, the read finds it.
+    expect(fake.refusedCreates).toEqual(['agent-a']);
+    expect(fake.reads).toEqual(['get agent-a']);
+    expect(fake.writes).toEqual(['apply agent-a', 'patch agent-a spec.hostnames', 'status']);
+    const adopted = fake.routes.get('prod/agent-a')!;
+    expect(adopted.metadata.uid).toBe('upstream-uid');
+    expect(adopted.metadata.labels).toEqual({ app: 'agent', agent: 'a', ...desiredRoute(agent(), config)!.metadata.labels });
+    expect(adopted.metadata.ownerReferences).toEqual(desiredRoute(agent(), config)!.metadata.ownerReferences);
+    expect(adopted.spec).toEqual(desiredRoute(agent(), config)!.spec);
+    expect(fake.events).toEqual(['Normal RouteAdopted']);
+    expect(ready(fake.status())).toMatchObject({ status: 'Unknown', reason: 'Pending' });
+    expect(log.routeLines()).toEqual([
+      {
+        level: 'info',
+        message: 'HTTPRoute adopted',
+        fields: expect.objectContaining({ route: 'agent-a', differences: ['metadata.labels["app.kubernetes.io/managed-by"]', 'metadata.labels["kaos.tools/owner-kind"]', 'metadata.labels["kaos.tools/owner-name"]', 'spec.rules', 'spec.hostnames'] }),
+      },
+    ]);
+
+    fake.writes.length = 0;
+    for (let resync = 0; resync < 5; resync++) await reconcile('Agent/prod/a');
+    expect(fake.writes).toEqual([]);
+    expect(fake.refusedCreates).toEqual(['agent-a']);
+    expect(fake.reads).toEqual(['get agent-a']);
+  });
+
+  it('adopts with one apply when nothing is left for another writer to own', async () => {
+    const fake = fakeCluster(agent(), { routes: [upstreamRoute((route) => delete route.spec.hostnames)] });
+    await createReconciler(fake.cluster, config, { now })('Agent/prod/a');
+    expect(fake.writes).toEqual(['apply agent-a', 'status']);
+    expect(fake.routes.get('prod/agent-a')!.spec).toEqual(desiredRoute(agent(), config)!.spec);
+  });
+
+  it('removes a hostname added by hand to its own route without re-applying, and does not loop', async () => {
+    const fake = fakeCluster(agent());
+    const reconcile = createReconciler(fake.cluster, config, { now });
+    await reconcile('Agent/prod/a');
+    fake.routes.get('prod/agent-a')!.spec.hostnames = ['evil.example.com'];
+    fake.writes.length = 0;
+    await reconcile('Agent/prod/a');
+    await reconcile('Agent/prod/a');
+    expect(fake.writes).toEqual(['patch agent-a spec.hostnames']);
+    expect(fake.routes.get('prod/agent-a')!.spec.hostnames).toBeUndefined();
+  });
+
+  it.each<[string, HTTPRoute, string]>([
+    ['no owner reference', upstreamRoute((route) => delete route.metadata.ownerReferences), 'no controller owner reference to this Agent and not our labels'],
+    ['an owner reference to something else', upstreamRoute((route) => (route.metadata.ownerReferences = [{ apiVersion: 'v1', kind: 'ConfigMap', name: 'routes', uid: 'cm', controller: true }])), 'controlled by ConfigMap routes (uid cm)'],
+    ['an owner reference to an earlier Agent a', upstreamRoute((route) => (route.metadata.ownerReferences![0]!.uid = 'uid-old')), 'an earlier Agent a (uid uid-old)'],
+  ])('leaves a route with the right name and %s alone, as a conflict', async (_name, foreign, why) => {
+    const fake = fakeCluster(agent(), { routes: [foreign] });
+    const reconcile = createReconciler(fake.cluster, config, { now });
+    await reconcile('Agent/prod/a');
+    await reconcile('Agent/prod/a');
+    expect(fake.writes).toEqual(['status']);
+    expect(fake.routes.get('prod/agent-a')).toEqual(foreign);
+    expect(ready(fake.status())).toMatchObject({ status: 'False', reason: 'RouteConflict', message: expect.stringContaining(why) });
+  });
+
+  it('leaves a route it has not adopted while routing is disabled', async () => {
+    const fake = fakeCluster(agent(), { routes: [upstreamRoute()] });
+    await createReconciler(fake.cluster, { ...config, gatewayApiEnabled: false }, { now })('Agent/prod/a');
+    expect(fake.writes).toEqual([]);
+    expect(fake.routes.get('prod/agent-a')).toEqual(upstreamRoute());
+  });
+
+  it('deletes a route it would adopt when the Agent is not exposed while routing is enabled', async () => {
+    const fake = fakeCluster(agent({ agentNetwork: { expose: false } }), { routes: [upstreamRoute()] });
+    await createReconciler(fake.cluster, config, { now })('Agent/prod/a');
+    expect(fake.writes).toEqual(['delete agent-a', 'status']);
+  });
+
+  it('reports a failed removal as an API error and throws so the queue retries', async () => {
+    const fake = fakeCluster(agent(), { routes: [upstreamRoute()], failRemove: true });
+    await expect(createReconciler(fake.cluster, config, { now })('Agent/prod/a')).rejects.toThrow('connection refused');
+    expect(fake.writes).toEqual(['apply agent-a', 'status']);
+    expect(ready(fake.status())).toMatchObject({ reason: 'APIError', message: expect.stringContaining('writing HTTPRoute agent-a failed') });
   });
 });
 

@@ -1,10 +1,6 @@
 import { isDeepStrictEqual } from 'node:util';
 import { isKaosKind, type Gateway, type GatewayStatus, type HTTPRoute, type KaosKind, type KaosResource } from '@kaos/api-types';
 import {
-  MANAGED_BY,
-  MANAGED_BY_LABEL,
-  OWNER_KIND_LABEL,
-  OWNER_NAME_LABEL,
   ROUTE_READY,
   ROUTE_REASONS,
   desiredRoute,
@@ -12,7 +8,9 @@ import {
   invalidRoute,
   routeDifferences,
   routeName,
+  routeOwnership,
   routeProblems,
+  strayRouteFields,
   wantsRoute,
   type RouteReason,
   type RoutingConfig,
@@ -30,7 +28,7 @@ export interface Cluster {
   getResource(kind: KaosKind, namespace: string, name: string): KaosResource | undefined;
   /**
    * The HTTPRoute of that name from the local cache, which holds only routes labelled as ours: a
-   * miss does not mean there is no route (a foreign one, or one the cache has not seen yet).
+   * miss does not mean there is no route (a foreign one, the KAOS operator's not adopted yet, or one the cache has not seen yet).
    */
   cachedRoute(namespace: string, name: string): HTTPRoute | undefined;
   /** The HTTPRoute of that name, from the cache or else the API server, or undefined; throws GatewayApiMissingError without the CRDs. */
@@ -47,6 +45,11 @@ export interface Cluster {
    * it is still the object with this uid (so a route replaced meanwhile is never taken over); returns the result.
    */
   applyRoute(route: HTTPRoute, uid: string | undefined): Promise<HTTPRoute>;
+  /**
+   * Removes fields (paths like `spec.hostnames`, from strayRouteFields) that another field manager
+   * set and a forced apply therefore leaves, only if the route still has the live one's uid; returns the result.
+   */
+  removeRouteFields(route: HTTPRoute, paths: string[]): Promise<HTTPRoute>;
   /** Deletes the route, only if it is still the object with this uid. */
   deleteRoute(namespace: string, name: string, uid: string | undefined): Promise<void>;
   /** Writes `status.gateway` (and nothing else) through the status subresource; `undefined` removes it. */
@@ -83,14 +86,6 @@ export function parseResourceKey(key: string): { kind: KaosKind; namespace: stri
   const [kind, namespace, name, ...rest] = key.split('/');
   if (!isKaosKind(kind) || !namespace || !name || rest.length > 0) return undefined;
   return { kind, namespace, name };
-}
-
-/** Whether a live route belongs to this resource: its controller reference, or our labels naming it. */
-export function isOwnedBy(route: HTTPRoute, resource: KaosResource): boolean {
-  const owner = route.metadata.ownerReferences?.find((ref) => ref.controller);
-  if (owner) return owner.uid === resource.metadata.uid && owner.kind === resource.kind;
-  const labels = route.metadata.labels ?? {};
-  return labels[MANAGED_BY_LABEL] === MANAGED_BY && labels[OWNER_KIND_LABEL] === resource.kind && labels[OWNER_NAME_LABEL] === resource.metadata.name;
 }
 
 /** The RouteReady reason currently on the resource, to emit an Event only when the state changes. */
@@ -141,7 +136,11 @@ export function createReconciler(cluster: Cluster, config: RoutingConfig, option
   }
 
   async function removeOwnRoute(resource: KaosResource, live: HTTPRoute | undefined, why: string): Promise<void> {
-    if (!live || !isOwnedBy(live, resource)) return;
+    if (!live) return;
+    const { decision } = routeOwnership(live, resource);
+    // A route not adopted yet (the KAOS operator's) becomes ours only while routing is on: switched
+    // off, the controller leaves it to whoever may still be serving it.
+    if (decision === 'foreign' || (decision === 'adopt' && !config.gatewayApiEnabled)) return;
     try {
       await cluster.deleteRoute(live.metadata.namespace!, live.metadata.name!, live.metadata.uid);
     } catch (error) {
@@ -217,9 +216,10 @@ export function createReconciler(cluster: Cluster, config: RoutingConfig, option
       return;
     }
 
-    if (live && !isOwnedBy(live, resource)) {
+    const ownership = live && routeOwnership(live, resource);
+    if (ownership && ownership.decision === 'foreign') {
       foreignRouteKeys.add(key);
-      const message = `HTTPRoute ${parsed.namespace}/${name} exists and is not managed by KAOS for this ${resource.kind}; it is left untouched`;
+      const message = `HTTPRoute ${parsed.namespace}/${name} exists and is not managed by KAOS for this ${resource.kind} (${ownership.reason}); it is left untouched`;
       notCreated(key, resource, name, ROUTE_REASONS.RouteConflict, `route conflict: ${message}`);
       if (routeReadyReason(resource) !== ROUTE_REASONS.RouteConflict) {
         cluster.event(resource, 'Warning', ROUTE_REASONS.RouteConflict, message);
@@ -237,15 +237,24 @@ export function createReconciler(cluster: Cluster, config: RoutingConfig, option
       logger.info('HTTPRoute created', fieldsOf(resource, name));
       cluster.event(resource, 'Normal', 'RouteCreated', `HTTPRoute ${name}`);
     } else if (differences.length > 0) {
+      // The apply takes over every field we set; fields we leave unset that another writer set
+      // (hostnames from the KAOS operator or a hand edit) survive it and are removed explicitly.
+      const strays = strayRouteFields(wanted!, live);
       try {
-        live = await cluster.applyRoute(wanted!, live.metadata.uid);
+        if (differences.some((difference) => !strays.includes(difference))) live = await cluster.applyRoute(wanted!, live.metadata.uid);
+        if (strays.length > 0) live = await cluster.removeRouteFields(live, strays);
       } catch (error) {
         apiFailed(resource, name, 'updated', error);
         await report(resource, blocked(resource, ROUTE_REASONS.APIError, `writing HTTPRoute ${name} failed: ${(error as Error).message}`));
         throw error;
       }
-      logger.info('HTTPRoute updated', { ...fieldsOf(resource, name), differences });
-      cluster.event(resource, 'Normal', 'RouteUpdated', `HTTPRoute ${name}: ${differences.join(', ')} changed`);
+      if (ownership?.decision === 'adopt') {
+        logger.info('HTTPRoute adopted', { ...fieldsOf(resource, name), differences });
+        cluster.event(resource, 'Normal', 'RouteAdopted', `adopted HTTPRoute ${name}, controlled by this ${resource.kind} without KAOS routing's labels (as the KAOS operator creates it): ${differences.join(', ')} changed`);
+      } else {
+        logger.info('HTTPRoute updated', { ...fieldsOf(resource, name), differences });
+        cluster.event(resource, 'Normal', 'RouteUpdated', `HTTPRoute ${name}: ${differences.join(', ')} changed`);
+      }
     }
 
     const gateway = await cluster.getGateway();
