@@ -1,6 +1,7 @@
 export * from './admission.js';
 export * from './claims.js';
 export * from './config.js';
+export * from './crd-compat.js';
 export * from './diff.js';
 export * from './duration.js';
 export * from './env.js';
