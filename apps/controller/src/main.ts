@@ -6,6 +6,7 @@ import { ConfigError } from '@kaos/routing';
 import express from 'express';
 import { loadControllerConfig } from './config.js';
 import { reuseConnections } from './connections.js';
+import { watchCrdCompatibility } from './crd-compat-watch.js';
 import { createKubeCluster } from './kube-cluster.js';
 import { startLeaderElection } from './leader-election.js';
 import { createLogger } from './logger.js';
@@ -32,6 +33,12 @@ try {
     read: (resource) => metrics.reads.inc({ resource }),
     watchRestarted: (watch, reason) => metrics.watchRestarts.inc({ watch, reason }),
   });
+  // An installed KAOS CRD lacking what ours provides (upstream KAOS's, kept by Helm) is reported, not fatal.
+  const crdWatch = watchCrdCompatibility(kubeConfig, logger, {
+    onCompatible: () => kube.resyncAll(),
+    registry: metrics.registry,
+    observers: { write: (verb) => metrics.writes.inc({ verb }), watchRestarted: (watch, reason) => metrics.watchRestarts.inc({ watch, reason }) },
+  });
   const reconcile = createReconciler(kube.cluster, config.routing, { logger });
   const queue = new WorkQueue(instrumentReconcile(reconcile, metrics, logger), { concurrency: config.concurrency, baseDelayMs: 500, maxDelayMs: 300_000 });
   readings.depth = () => queue.depth();
@@ -41,18 +48,21 @@ try {
   ops.get('/healthz', (_request, response) => void response.json({ status: 'ok' }));
   ops.get('/readyz', (_request, response) => {
     const synced = kube.synced();
-    response.status(synced ? 200 : 503).json({ status: synced ? 'ready' : 'not ready', checks: { cachesSynced: synced }, leader: readings.leader() });
+    // An incompatible CRD is a detail, not a reason to be unready: routes still work, and only applying the CRDs fixes it.
+    response.status(synced ? 200 : 503).json({ status: synced ? 'ready' : 'not ready', checks: { cachesSynced: synced }, leader: readings.leader(), crds: crdWatch.tracker.readiness() });
   });
   ops.get('/metrics', async (_request, response) => void response.type(metrics.registry.contentType).send(await metrics.registry.metrics()));
   const opsServer = createServer(ops).listen(config.healthPort, config.bindAddress);
 
   logger.info('starting HTTPRoute controller', { routing: config.routing, healthPort: config.healthPort, leaderElection: config.leaderElection });
+  void crdWatch.start();
   await kube.start();
   logger.info('caches synced');
 
   const lead = () => {
     feed.queue = queue;
     kube.resyncAll();
+    crdWatch.tracker.lead();
     logger.info('reconciling as leader');
   };
   const election = config.leaderElection.enabled
@@ -83,7 +93,7 @@ try {
     queue.stop();
     await queue.idle();
     await election?.release().catch((error: unknown) => logger.warn('could not release the Lease', { error: (error as Error).message }));
-    await kube.stop();
+    await Promise.all([kube.stop(), crdWatch.stop()]);
     opsServer.close();
     logger.info('stopped');
   };
