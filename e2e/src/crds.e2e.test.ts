@@ -55,9 +55,10 @@ describe('the API server with our CRDs', () => {
       spec: { mode: 'Hosted', hostedConfig: { model: 'smollm2:135m' } },
     });
     const table = await kubectlOk(plane, ['get', 'agents,modelapis,mcpservers,httproutes', '-A']);
-    expect(table).toMatch(/NAMESPACE\s+NAME\s+MODELAPI\s+PHASE\s+READY\s+ROUTE\s+AGE/);
-    expect(table).toMatch(/NAMESPACE\s+NAME\s+MODE\s+PHASE\s+READY\s+ROUTE\s+AGE/);
-    expect(table).toMatch(/NAMESPACE\s+NAME\s+RUNTIME\s+PHASE\s+READY\s+ROUTE\s+AGE/);
+    // Upstream KAOS's columns first, then ours.
+    expect(table).toMatch(/NAMESPACE\s+NAME\s+MODELAPI\s+MODEL\s+READY\s+PHASE\s+ROUTE\s+AGE/);
+    expect(table).toMatch(/NAMESPACE\s+NAME\s+MODE\s+READY\s+PHASE\s+ROUTE\s+AGE/);
+    expect(table).toMatch(/NAMESPACE\s+NAME\s+RUNTIME\s+READY\s+PHASE\s+ROUTE\s+AGE/);
     expect(table).toMatch(new RegExp(`${listNamespace}\\s+agent.kaos.tools/listed\\s+my-model`));
     expect(table).toMatch(new RegExp(`${listNamespace}\\s+modelapi.kaos.tools/my-model\\s+Hosted`));
     const wide = await kubectlOk(plane, ['get', 'agents', '-n', listNamespace, '-o', 'wide']);
@@ -69,7 +70,48 @@ describe('the API server with our CRDs', () => {
       'mcpserver.kaos.tools/echo',
       'modelapi.kaos.tools/my-model',
     ]);
-    expect(await kubectlOk(plane, ['get', 'agt,mapi,mcp', '-n', listNamespace, '-o', 'name'])).toContain('mcpserver.kaos.tools/echo');
+    for (const shortNames of ['agt,mapi,mcp', 'agent,api,mcps']) {
+      expect((await kubectlOk(plane, ['get', shortNames, '-n', listNamespace, '-o', 'name'])).split('\n').filter(Boolean).sort()).toEqual([
+        'agent.kaos.tools/listed',
+        'mcpserver.kaos.tools/echo',
+        'modelapi.kaos.tools/my-model',
+      ]);
+    }
+  });
+});
+
+describe('embedded core types and unknown fields', () => {
+  // The webhook leaves these to the API server, which checks them before any validating webhook runs.
+  it.each<[string, Record<string, unknown>, string]>([
+    ['an env var without name', agent('core-1', { container: { env: [{ value: 'x' }] } }), 'spec.container.env[0].name: Required value'],
+    ['a podSpec without containers', agent('core-2', { podSpec: { nodeSelector: { disk: 'ssd' } } }), 'spec.podSpec.containers: Required value'],
+    ['a memory limit that is not a quantity', agent('core-3', { container: { resources: { limits: { memory: 'lots' } } } }), 'spec.container.resources.limits.memory'],
+    ['a container port as a string', agent('core-4', { podSpec: { containers: [{ name: 'a', ports: [{ containerPort: 'http' }] }] } }), 'spec.podSpec.containers[0].ports[0].containerPort'],
+    ['a field upstream KAOS does not know', agent('core-5', { config: { env: [{ name: 'A', value: 'b' }] } }), 'unknown field "spec.config.env"'],
+    ['a misspelt podSpec field', agent('core-6', { podSpec: { containers: [{ name: 'a' }], nodeSelectr: {} } }), 'unknown field "spec.podSpec.nodeSelectr"'],
+  ])('refuses %s, naming the field', async (_name, object, message) => {
+    const result = await kubectlWithManifest(plane, ['apply', '--dry-run=server'], object);
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toContain(message);
+  });
+
+  it('stores full core types unchanged: env from a Secret, quantities, a pod spec override', async () => {
+    const spec = {
+      modelAPI: 'my-model',
+      model: 'openai/gpt-4o',
+      container: {
+        image: 'example.com/agent:1',
+        env: [{ name: 'KEY', valueFrom: { secretKeyRef: { name: 'llm', key: 'api-key' } } }],
+        resources: { limits: { memory: '256Mi', cpu: '500m' }, requests: { cpu: '100m' } },
+      },
+      podSpec: { containers: [{ name: 'agent', ports: [{ containerPort: 8000 }] }], nodeSelector: { disk: 'ssd' } },
+    };
+    await kubectlOk(plane, ['apply'], agent('core-stored', spec));
+    const stored = JSON.parse(await kubectlOk(plane, ['get', 'agent', 'core-stored', '-n', namespace, '-o', 'json']));
+    // containers[].ports[].protocol is defaulted to TCP, as in a Pod and in upstream's CRD.
+    expect(stored.spec.podSpec.containers[0].ports).toEqual([{ containerPort: 8000, protocol: 'TCP' }]);
+    expect(stored.spec.container).toEqual(spec.container);
+    expect(stored.spec.podSpec.nodeSelector).toEqual({ disk: 'ssd' });
   });
 });
 
@@ -85,7 +127,7 @@ describe('the webhook validators agree with the API server', () => {
     ['reasoningLoopMaxSteps 21', agent('agree-8', { config: { reasoningLoopMaxSteps: 21 } })],
     ['reasoningLoopMaxSteps 20', agent('agree-9', { config: { reasoningLoopMaxSteps: 20 } })],
     ['duplicate mcpServers', agent('agree-10', { mcpServers: ['a', 'a'] })],
-    ['an env var without name', agent('agree-11', { config: { env: [{ value: 'x' }] } })],
+    ['typed memory settings', agent('agree-11', { config: { memory: { enabled: false, contextLimit: 100 }, telemetry: { enabled: true, endpoint: 'http://otel:4317' } } })],
     ['no modelAPI', { ...agent('agree-12', {}), spec: { model: 'x' } }],
     ['a Proxy ModelAPI without proxyConfig', { apiVersion: 'kaos.tools/v1alpha1', kind: 'ModelAPI', metadata: { name: 'agree-13', namespace }, spec: { mode: 'Proxy' } }],
     ['a Hosted ModelAPI without hostedConfig', { apiVersion: 'kaos.tools/v1alpha1', kind: 'ModelAPI', metadata: { name: 'agree-14', namespace }, spec: { mode: 'Hosted' } }],

@@ -13,6 +13,8 @@ export function realisticAgentReview(): string {
       reasoningLoopMaxSteps: 8,
       memory: { enabled: true, type: 'local', contextLimit: 6, maxSessions: 1000, maxSessionEvents: 500 },
       telemetry: { enabled: true, endpoint: 'http://otel-collector.monitoring:4317' },
+    },
+    container: {
       env: [
         { name: 'LOG_LEVEL', value: 'INFO' },
         { name: 'OPENAI_API_KEY', valueFrom: { secretKeyRef: { name: 'openai', key: 'api-key' } } },

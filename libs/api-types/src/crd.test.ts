@@ -21,20 +21,30 @@ function structuralViolations(node: Node, path: string): string[] {
   }
   if (node.uniqueItems === true) violations.push(`${path}: uniqueItems must not be true`);
   if (node.properties && node.additionalProperties !== undefined) violations.push(`${path}: properties with additionalProperties`);
-  if (typeof node.type !== 'string' && node['x-kubernetes-preserve-unknown-fields'] !== true) violations.push(`${path}: no type`);
+  const intOrString = node['x-kubernetes-int-or-string'] === true;
+  if (typeof node.type !== 'string' && node['x-kubernetes-preserve-unknown-fields'] !== true && !intOrString) violations.push(`${path}: no type`);
+  if (intOrString && node.type !== undefined) violations.push(`${path}: int-or-string with a type`);
   const validations = (node['x-kubernetes-validations'] as unknown[] | undefined) ?? [];
   if (node.type === 'string' && validations.length > 0 && typeof node.maxLength !== 'number') {
     violations.push(`${path}: CEL on a string without maxLength (unbounded cost)`);
   }
   if (node['x-kubernetes-list-type'] === 'map') {
     const keys = node['x-kubernetes-list-map-keys'] as string[];
-    const required = ((node.items as Node).required as string[] | undefined) ?? [];
-    for (const key of keys) if (!required.includes(key)) violations.push(`${path}: list-map key ${key} is not required`);
+    const items = node.items as Node;
+    const required = (items.required as string[] | undefined) ?? [];
+    const properties = (items.properties as Record<string, Node> | undefined) ?? {};
+    // The API server accepts a map key that is required or has a default (containers[].ports: protocol).
+    for (const key of keys) {
+      if (!required.includes(key) && properties[key]?.default === undefined) violations.push(`${path}: list-map key ${key} is neither required nor defaulted`);
+    }
   }
   for (const [name, child] of Object.entries((node.properties as Record<string, Node> | undefined) ?? {})) {
     violations.push(...structuralViolations(child, `${path}.${name}`));
   }
   if (node.items) violations.push(...structuralViolations(node.items as Node, `${path}[]`));
+  if (typeof node.additionalProperties === 'object' && node.additionalProperties !== null) {
+    violations.push(...structuralViolations(node.additionalProperties as Node, `${path}{}`));
+  }
   return violations;
 }
 
@@ -81,11 +91,13 @@ describe('the structural check itself', () => {
     ['uniqueItems', { type: 'array', uniqueItems: true, items: { type: 'string' } }, 'uniqueItems must not be true'],
     ['a missing type', { properties: {} }, 'no type'],
     ['additionalProperties beside properties', { type: 'object', properties: {}, additionalProperties: false }, 'properties with additionalProperties'],
+    ['an int-or-string with a type', { type: 'string', 'x-kubernetes-int-or-string': true }, 'int-or-string with a type'],
+    ['a bad map value', { type: 'object', additionalProperties: { properties: {} } }, 'x{}: no type'],
     ['unbounded CEL', { type: 'string', 'x-kubernetes-validations': [{ rule: 'true' }] }, 'unbounded cost'],
     [
       'an optional list-map key',
       { type: 'array', 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['type'], items: { type: 'object' } },
-      'list-map key type is not required',
+      'list-map key type is neither required nor defaulted',
     ],
   ])('catches %s', (_name, node, violation) => {
     expect(structuralViolations(node, 'x').join('\n')).toContain(violation);

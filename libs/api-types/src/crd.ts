@@ -1,5 +1,7 @@
 import { stringify } from 'yaml';
+import { KUBERNETES_DEFINITIONS } from './generated/kubernetes-definitions.js';
 import type { KindDefinition } from './kinds.js';
+import { embedKubernetesTypes } from './schemas/kubernetes-embedded.js';
 import { KAOS_GROUP, KAOS_VERSION } from './schemas/resources.js';
 
 /** A JSON Schema node as plain data. */
@@ -32,11 +34,12 @@ function mapValues(record: SchemaNode, map: (value: unknown) => unknown): Schema
 export const KAOS_CATEGORY = 'kaos';
 
 /**
- * Turns a TypeBox resource schema into a structural OpenAPI v3 schema a CRD accepts: metadata is left
- * to the API server, apiVersion/kind become plain strings, and only `spec` is required.
+ * Turns a TypeBox resource schema into a structural OpenAPI v3 schema a CRD accepts: embedded
+ * Kubernetes types expanded from the vendored definitions, metadata left to the API server,
+ * apiVersion/kind as plain strings, and only `spec` required.
  */
 export function openApiSchema(schema: unknown): SchemaNode {
-  const plain = orderSchemaKeys(JSON.parse(JSON.stringify(schema))) as SchemaNode;
+  const plain = orderSchemaKeys(embedKubernetesTypes(JSON.parse(JSON.stringify(schema)), KUBERNETES_DEFINITIONS)) as SchemaNode;
   const properties = plain.properties as Record<string, SchemaNode>;
   return {
     ...plain,

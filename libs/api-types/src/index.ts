@@ -1,4 +1,5 @@
 export * from './schemas/kubernetes.js';
+export * from './schemas/kubernetes-embedded.js';
 export * from './schemas/common.js';
 export * from './schemas/resources.js';
 export * from './gateway-api.js';

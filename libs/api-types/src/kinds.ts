@@ -21,9 +21,8 @@ export interface KindDefinition {
   printerColumns: PrinterColumn[];
 }
 
+/** Columns this project adds after upstream KAOS's: the route's state, URL and timeout. */
 const routeColumns: PrinterColumn[] = [
-  { name: 'Phase', type: 'string', jsonPath: '.status.phase' },
-  { name: 'Ready', type: 'boolean', jsonPath: '.status.ready' },
   {
     name: 'Route',
     type: 'string',
@@ -35,34 +34,48 @@ const routeColumns: PrinterColumn[] = [
   { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
 ];
 
-/** The three KAOS kinds, in a stable order. */
+/** Upstream KAOS's Ready and Phase columns, in its order. */
+const workloadColumns: PrinterColumn[] = [
+  { name: 'Ready', type: 'boolean', jsonPath: '.status.ready' },
+  { name: 'Phase', type: 'string', jsonPath: '.status.phase' },
+];
+
+/**
+ * The three KAOS kinds, in a stable order. Names, short names and printer columns start with
+ * upstream KAOS's own, so `kubectl get api` and the columns users know keep working.
+ */
 export const KIND_DEFINITIONS: readonly KindDefinition[] = [
   {
     kind: 'Agent',
     plural: 'agents',
     singular: 'agent',
     listKind: 'AgentList',
-    shortNames: ['agt'],
+    shortNames: ['agent', 'agents', 'agt'],
     schema: AgentSchema,
-    printerColumns: [{ name: 'ModelAPI', type: 'string', jsonPath: '.spec.modelAPI' }, ...routeColumns],
+    printerColumns: [
+      { name: 'ModelAPI', type: 'string', jsonPath: '.spec.modelAPI' },
+      { name: 'Model', type: 'string', jsonPath: '.spec.model' },
+      ...workloadColumns,
+      ...routeColumns,
+    ],
   },
   {
     kind: 'ModelAPI',
     plural: 'modelapis',
     singular: 'modelapi',
     listKind: 'ModelAPIList',
-    shortNames: ['mapi'],
+    shortNames: ['api', 'apis', 'mapi'],
     schema: ModelAPISchema,
-    printerColumns: [{ name: 'Mode', type: 'string', jsonPath: '.spec.mode' }, ...routeColumns],
+    printerColumns: [{ name: 'Mode', type: 'string', jsonPath: '.spec.mode' }, ...workloadColumns, ...routeColumns],
   },
   {
     kind: 'MCPServer',
     plural: 'mcpservers',
     singular: 'mcpserver',
     listKind: 'MCPServerList',
-    shortNames: ['mcp'],
+    shortNames: ['mcp', 'mcps'],
     schema: MCPServerSchema,
-    printerColumns: [{ name: 'Runtime', type: 'string', jsonPath: '.spec.runtime' }, ...routeColumns],
+    printerColumns: [{ name: 'Runtime', type: 'string', jsonPath: '.spec.runtime' }, ...workloadColumns, ...routeColumns],
   },
 ];
 

@@ -3,6 +3,7 @@ import ajvFormats from 'ajv-formats';
 import { KIND_DEFINITIONS, isKaosKind } from './kinds.js';
 import { fieldPathFromPointer, type FieldProblem } from './problems.js';
 import { TIMEOUT_CEL_RULE } from './schemas/common.js';
+import { KUBERNETES_TYPE_KEY } from './schemas/kubernetes-embedded.js';
 import { GATEWAY_DURATION_PATTERN, type CelRule } from './schemas/kubernetes.js';
 import { MODEL_API_SPEC_RULES, type KaosKind, type KaosResource } from './schemas/resources.js';
 
@@ -38,6 +39,8 @@ function createAjv(): Ajv {
   ajv.addFormat('int32', { type: 'number', validate: (n: number) => Number.isInteger(n) && Math.abs(n) < 2 ** 31 });
   ajv.addKeyword({ keyword: 'x-kubernetes-preserve-unknown-fields', schemaType: 'boolean' });
   ajv.addKeyword({ keyword: 'x-kubernetes-list-map-keys', schemaType: 'array' });
+  // Embedded Kubernetes types are checked by the API server against the CRD before validating webhooks run.
+  ajv.addKeyword({ keyword: KUBERNETES_TYPE_KEY, schemaType: 'string' });
   ajv.addKeyword({
     keyword: 'x-kubernetes-list-type',
     type: 'array',

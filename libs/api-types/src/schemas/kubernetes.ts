@@ -28,18 +28,9 @@ export function stringEnum<const T extends readonly string[]>(
   return Type.Unsafe<T[number]>({ type: 'string', enum: [...values], ...options });
 }
 
-/** An object whose content Kubernetes keeps as it is (`x-kubernetes-preserve-unknown-fields`). */
-export function freeformObject(description: string): TUnsafe<Record<string, unknown>> {
-  return Type.Unsafe<Record<string, unknown>>({
-    type: 'object',
-    description,
-    'x-kubernetes-preserve-unknown-fields': true,
-  });
-}
-
-/** A list of unique strings (`x-kubernetes-list-type: set`; CRDs forbid `uniqueItems`). */
-export function stringSet(description: string, itemOptions: Record<string, unknown> = {}) {
-  return Type.Array(Type.String(itemOptions), { description, 'x-kubernetes-list-type': 'set' });
+/** A map of strings to strings (`additionalProperties`: CRDs forbid TypeBox's `patternProperties`). */
+export function stringMap(description: string): TUnsafe<Record<string, string>> {
+  return Type.Unsafe<Record<string, string>>({ type: 'object', description, additionalProperties: { type: 'string' } });
 }
 
 /** metav1.Condition, as every Kubernetes API uses it. */
