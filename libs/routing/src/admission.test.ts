@@ -119,8 +119,8 @@ describe('validate KAOS resources', () => {
     ],
     [
       'every problem at once',
-      { ...agent({ metadata: { name: 'a'.repeat(58) }, spec: { gatewayRoute: { timeout: '1.5s' } } }), spec: { gatewayRoute: { timeout: '1.5s' }, modelAPI: '' } },
-      'spec.modelAPI: must NOT have fewer than 1 characters; metadata.name: Service name',
+      { ...agent({ metadata: { name: 'a'.repeat(58) }, spec: { gatewayRoute: { timeout: '1.5s' } } }), spec: { gatewayRoute: { timeout: '1.5s' }, modelAPI: 7 } },
+      'spec.modelAPI: must be string; metadata.name: Service name',
     ],
     ['a ModelAPI in Proxy mode without proxyConfig', modelAPI({ spec: { proxyConfig: undefined } }), 'spec.proxyConfig: proxyConfig is required when mode is Proxy'],
     ['an object without spec', { kind: 'Agent', metadata: { name: 'a' } }, 'Agent prod/a is invalid: spec: Required value'],
@@ -200,5 +200,161 @@ describe('validate HTTPRoutes', () => {
 
   it('answers a malformed HTTPRoute with a bad request', () => {
     expect(validate(request({ kind: 'HTTPRoute' }), enabledConfig, validator)).toEqual({ badRequest: 'request.object must be an HTTPRoute with metadata and spec' });
+  });
+});
+
+describe('validate UPDATE: validation ratcheting', () => {
+  const longName = 'a'.repeat(58);
+  /** An Agent stored before the webhook (or a stricter rule) existed: its name is too long for a route. */
+  const legacy = agent({ metadata: { name: longName, finalizers: ['example.com/hold'] }, spec: { gatewayRoute: { timeout: '120s' }, config: { description: 'old' } } });
+  /** An Agent stored under upstream KAOS's looser timeout pattern. */
+  const looseTimeout = agent({ spec: { gatewayRoute: { timeout: '100000s' }, config: { description: 'old' } } });
+  const update = (object: unknown, oldObject: unknown, overrides: Partial<AdmissionRequest> = {}) =>
+    request(object, { operation: 'UPDATE', oldObject, name: (object as { metadata?: { name?: string } }).metadata?.name, ...overrides });
+  const outcomeOf = (req: AdmissionRequest) => {
+    const outcome = validate(req, enabledConfig, validator);
+    if (!('response' in outcome)) throw new Error(outcome.badRequest);
+    return outcome.response;
+  };
+  const withSpec = <T extends { spec: object }>(object: T, spec: object): T => ({ ...object, spec: { ...object.spec, ...spec } });
+  const withMetadata = <T extends { metadata: object }>(object: T, metadata: object): T => ({ ...object, metadata: { ...object.metadata, ...metadata } });
+  const deleting = { deletionTimestamp: '2026-12-01T00:00:00Z' };
+  const nameWarning = expect.stringMatching(/^metadata\.name: Service name "agent-a{58}" must be at most 63 characters \(is 64\).*\(already invalid before this update; allowed unchanged\)$/);
+  const timeoutWarning = 'spec.gatewayRoute.timeout: "100000s" is not a Gateway API duration (e.g. 30s, 1m, 1h30m) (already invalid before this update; allowed unchanged)';
+
+  it.each<[string, unknown, unknown, unknown[]]>([
+    ['a label on an Agent whose name is too long', withMetadata(legacy, { labels: { team: 'a' } }), legacy, [nameWarning]],
+    ['its finalizer removed', withMetadata(legacy, { finalizers: [] }), legacy, [nameWarning]],
+    ['an unrelated spec field changed', withSpec(legacy, { config: { description: 'new' } }), legacy, [nameWarning]],
+    ['its timeout changed to another valid one', withSpec(legacy, { gatewayRoute: { timeout: '5m' } }), legacy, [nameWarning]],
+    ['a label on an Agent with an upstream-only timeout', withMetadata(looseTimeout, { labels: { team: 'a' } }), looseTimeout, [timeoutWarning]],
+    ['an unrelated spec field of that Agent changed', withSpec(looseTimeout, { config: { description: 'new' } }), looseTimeout, [timeoutWarning]],
+    [
+      'a ModelAPI missing proxyConfig, labelled (the rule is on spec, which is unchanged)',
+      withMetadata(modelAPI({ spec: { proxyConfig: undefined } }), { labels: { a: 'b' } }),
+      modelAPI({ spec: { proxyConfig: undefined } }),
+      ['spec.proxyConfig: proxyConfig is required when mode is Proxy (already invalid before this update; allowed unchanged)'],
+    ],
+  ])('allows %s, with a warning for each old problem', (_name, object, oldObject, warnings) => {
+    expect(outcomeOf(update(object, oldObject))).toEqual({ uid: 'uid-1', allowed: true, warnings });
+  });
+
+  it.each<[string, unknown, unknown, string, unknown[]]>([
+    [
+      'the invalid timeout changed to another invalid one',
+      withSpec(looseTimeout, { gatewayRoute: { timeout: '200000s' } }),
+      looseTimeout,
+      'Agent prod/a is invalid: spec.gatewayRoute.timeout: "200000s" is not a Gateway API duration (e.g. 30s, 1m, 1h30m)',
+      [],
+    ],
+    [
+      'a valid timeout made invalid',
+      withSpec(looseTimeout, { gatewayRoute: { timeout: '100000s' } }),
+      withSpec(looseTimeout, { gatewayRoute: { timeout: '30s' } }),
+      'Agent prod/a is invalid: spec.gatewayRoute.timeout: "100000s" is not a Gateway API duration',
+      [],
+    ],
+    [
+      'a new problem next to an old one: only the new one is named, the old one warned about',
+      withSpec(legacy, { gatewayRoute: { timeout: '1.5s' } }),
+      legacy,
+      `Agent prod/${longName} is invalid: spec.gatewayRoute.timeout: "1.5s" is not a Gateway API duration (e.g. 30s, 1m, 1h30m)`,
+      [nameWarning],
+    ],
+    [
+      'another spec field of a ModelAPI missing proxyConfig (kube-apiserver ratchets the rule by its node, spec)',
+      withSpec(modelAPI({ spec: { proxyConfig: undefined } }), { gatewayRoute: { timeout: '5m' } }),
+      modelAPI({ spec: { proxyConfig: undefined } }),
+      'ModelAPI prod/m is invalid: spec.proxyConfig: proxyConfig is required when mode is Proxy',
+      [],
+    ],
+    [
+      'a problem the old object did not have',
+      withSpec(modelAPI({ spec: { proxyConfig: undefined } }), { gatewayRoute: { timeout: '5m' } }),
+      modelAPI(),
+      'ModelAPI prod/m is invalid: spec.proxyConfig: proxyConfig is required when mode is Proxy',
+      [],
+    ],
+    ['an UPDATE without oldObject', withSpec(looseTimeout, { config: { description: 'new' } }), undefined, 'spec.gatewayRoute.timeout: "100000s"', []],
+  ])('denies %s', (_name, object, oldObject, message, warnings) => {
+    const response = outcomeOf(update(object, oldObject));
+    expect(response).toMatchObject({ allowed: false, status: { code: 422, reason: 'Invalid' } });
+    expect(response.status?.message).toContain(message);
+    expect(response.status?.message).not.toContain('already invalid');
+    expect(response.warnings ?? []).toEqual(warnings);
+  });
+
+  it.each<[string, unknown, unknown]>([
+    ['an object being deleted, even with a new problem', withMetadata(withSpec(looseTimeout, { gatewayRoute: { timeout: '1.5s' } }), deleting), withMetadata(looseTimeout, deleting)],
+    ['its finalizer removed', withMetadata(legacy, { ...deleting, finalizers: [] }), withMetadata(legacy, deleting)],
+    ['a deletionTimestamp only in the stored object (a PUT of a manifest without it)', withSpec(legacy, { gatewayRoute: { timeout: 'x' } }), withMetadata(legacy, deleting)],
+  ])('allows, without validating, %s', (_name, object, oldObject) => {
+    expect(outcomeOf(update(object, oldObject))).toEqual({ uid: 'uid-1', allowed: true });
+  });
+
+  it('allows writes to a subresource (status) without validating them', () => {
+    expect(outcomeOf(update(withSpec(legacy, { gatewayRoute: { timeout: 'x' } }), legacy, { subResource: 'status' }))).toEqual({ uid: 'uid-1', allowed: true });
+  });
+
+  it('still denies a CREATE of the same object', () => {
+    expect(outcomeOf(request(legacy))).toMatchObject({ allowed: false, status: { message: expect.stringContaining('metadata.name: Service name') } });
+  });
+
+  it('keeps the usual warnings of an allowed update', () => {
+    const object = withSpec(legacy, { gatewayRoute: { timeout: '2h' } });
+    expect(outcomeOf(update(object, legacy)).warnings).toEqual([nameWarning, expect.stringContaining('2h is longer than an hour')]);
+  });
+
+  describe('HTTPRoutes on the shared Gateway', () => {
+    const route = (path: string, overrides: { labels?: Record<string, string>; parentRefs?: unknown[]; metadata?: object } = {}) => ({
+      apiVersion: 'gateway.networking.k8s.io/v1',
+      kind: 'HTTPRoute',
+      metadata: { name: 'squatter', namespace: 'team-b', ...(overrides.labels ? { labels: overrides.labels } : {}), ...overrides.metadata },
+      spec: { parentRefs: overrides.parentRefs ?? [{ name: 'kaos-gateway', namespace: 'kaos-system' }], rules: [{ matches: [{ path: { type: 'PathPrefix', value: path } }] }] },
+    });
+    /** A route stored before the webhook that claims another namespace's Agent path. */
+    const squatter = route('/team-a/agent/a');
+    const routeUpdate = (object: unknown, oldObject: unknown) => update(object, oldObject, { namespace: 'team-b', name: 'squatter' });
+    const claimWarning =
+      'spec.rules[0].matches[0].path: claims "/team-a/agent/a", outside this namespace\'s paths: routes on the shared KAOS Gateway must stay under "/team-b/" (already invalid before this update; allowed unchanged)';
+
+    it.each<[string, unknown]>([
+      ['a label', route('/team-a/agent/a', { labels: { team: 'b' } })],
+      ['a section of the same Gateway (the claimed path unchanged)', route('/team-a/agent/a', { parentRefs: [{ name: 'kaos-gateway', namespace: 'kaos-system', sectionName: 'http' }] })],
+    ])('allows %s on a route that already trespassed, with a warning', (_name, object) => {
+      expect(outcomeOf(routeUpdate(object, squatter))).toEqual({ uid: 'uid-1', allowed: true, warnings: [claimWarning] });
+    });
+
+    it.each<[string, unknown, unknown, string]>([
+      ['another trespassing path', route('/team-a/agent/b'), squatter, 'claims "/team-a/agent/b"'],
+      [
+        'a route moved onto the shared Gateway with the same path (it trespassed on nothing before)',
+        route('/team-a/agent/a'),
+        route('/team-a/agent/a', { parentRefs: [{ name: 'other-gateway' }] }),
+        'claims "/team-a/agent/a"',
+      ],
+    ])('denies %s', (_name, object, oldObject, message) => {
+      const response = outcomeOf(routeUpdate(object, oldObject));
+      expect(response).toMatchObject({ allowed: false, status: { message: expect.stringContaining(message) } });
+    });
+
+    it('allows removing the finalizer of a trespassing route being deleted', () => {
+      const held = route('/team-a/agent/a', { metadata: { finalizers: ['example.com/hold'], ...deleting } });
+      expect(outcomeOf(routeUpdate({ ...held, metadata: { ...held.metadata, finalizers: [] } }, held))).toEqual({ uid: 'uid-1', allowed: true });
+    });
+  });
+});
+
+describe('mutate UPDATE of an object being deleted', () => {
+  it.each<[string, AdmissionRequest]>([
+    ['deletionTimestamp in the object', request(agent({ metadata: { deletionTimestamp: '2026-12-01T00:00:00Z' } }), { operation: 'UPDATE', oldObject: agent({ metadata: { deletionTimestamp: '2026-12-01T00:00:00Z' } }) })],
+    ['deletionTimestamp only in the stored object', request(agent(), { operation: 'UPDATE', oldObject: agent({ metadata: { deletionTimestamp: '2026-12-01T00:00:00Z' } }) })],
+    ['a subresource write', request(agent(), { operation: 'UPDATE', oldObject: agent(), subResource: 'status' })],
+  ])('adds no default timeout: %s', (_name, req) => {
+    expect(mutate(req, enabledConfig)).toEqual({ response: { uid: 'uid-1', allowed: true } });
+  });
+
+  it('still defaults an UPDATE of an object that is not being deleted', () => {
+    expect(applyResponse(agent(), mutate(request(agent(), { operation: 'UPDATE', oldObject: agent() }), enabledConfig))).toMatchObject({ spec: { gatewayRoute: { timeout: '120s' } } });
   });
 });

@@ -4,6 +4,7 @@ import {
   KAOS_GROUP,
   formatProblems,
   isKaosKind,
+  kindDefinition,
   type AdmissionRequest,
   type AdmissionResponse,
   type FieldProblem,
@@ -15,7 +16,9 @@ import {
 import { routeClaimProblems } from './claims.js';
 import type { RoutingConfig } from './config.js';
 import { isGatewayDuration, parseGatewayDuration } from './duration.js';
+import { KIND_ROUTING } from './naming.js';
 import { routeProblems } from './problems.js';
+import { isBeingDeleted, parseFieldPath, problemNode, ratchetProblems, ratchetedWarning, type PathSegment, type RatchetResult, type SchemaNode } from './ratchet.js';
 
 /** What the webhook decides for one HTTP request: a review response, or a 400 with the reason. */
 export type AdmissionOutcome = { response: AdmissionResponse } | { badRequest: string };
@@ -77,11 +80,20 @@ export function timeoutDefaultPatch(object: unknown, config: RoutingConfig): Jso
   return [{ op: 'add', path: '/spec/gatewayRoute/timeout', value: timeout }];
 }
 
-/** Mutating admission: defaults the route timeout of KAOS resources on CREATE and UPDATE. */
+/** Whether an UPDATE is part of a deletion: the object (or the stored one) has a deletionTimestamp. */
+function isDeletionUpdate(request: AdmissionRequest): boolean {
+  return request.operation === 'UPDATE' && (isBeingDeleted(request.object) || isBeingDeleted(request.oldObject));
+}
+
+/**
+ * Mutating admission: defaults the route timeout of KAOS resources on CREATE and UPDATE, except
+ * on objects being deleted (their updates remove finalizers; see ADR 0012).
+ */
 export function mutate(request: AdmissionRequest, config: RoutingConfig): AdmissionOutcome {
   if (!isKaosRequest(request)) return unknownKind(request);
   const response: AdmissionResponse = { uid: request.uid, allowed: true };
   if (request.operation !== 'CREATE' && request.operation !== 'UPDATE') return { response };
+  if (request.subResource || isDeletionUpdate(request)) return { response };
   const patch = timeoutDefaultPatch(request.object, config);
   if (patch.length === 0) return { response };
   return { response: { ...response, patchType: 'JSONPatch', patch: Buffer.from(JSON.stringify(patch)).toString('base64') } };
@@ -127,6 +139,49 @@ function withRequestIdentity(object: unknown, request: AdmissionRequest): unknow
   return { ...object, metadata: { ...metadata, name, namespace: metadata.namespace || request.namespace } };
 }
 
+/** Problems of KAOS kinds that name a configuration variable are about the timeout the object leaves to it. */
+const DEFAULT_TIMEOUT_VARIABLES = new Set<string>(Object.values(KIND_ROUTING).map((routing) => routing.defaultTimeoutVariable));
+const TIMEOUT_NODE: readonly PathSegment[] = ['spec', 'gatewayRoute', 'timeout'];
+
+/**
+ * Validation ratcheting of an UPDATE (ADR 0012): the problems of `object` it introduces or changes
+ * block it; problems it leaves as they were in `oldObject` are allowed, with a warning each.
+ */
+function ratchetUpdate(
+  request: AdmissionRequest,
+  object: unknown,
+  problems: FieldProblem[],
+  problemsOf: (object: unknown) => FieldProblem[],
+  schema: SchemaNode | undefined,
+): RatchetResult {
+  const oldObject = withRequestIdentity(request.oldObject, request);
+  return ratchetProblems({
+    object,
+    oldObject,
+    problems,
+    oldProblems: () => problemsOf(oldObject),
+    nodeOf: (problem) => (DEFAULT_TIMEOUT_VARIABLES.has(problem.field) ? TIMEOUT_NODE : schema ? problemNode(problem, schema) : parseFieldPath(problem.field)),
+    schema,
+  });
+}
+
+/** The answer to a review with problems: on UPDATE only the problems it introduces or changes deny it. */
+function decide(
+  request: AdmissionRequest,
+  object: unknown,
+  problems: FieldProblem[],
+  problemsOf: (object: unknown) => FieldProblem[],
+  schema: SchemaNode | undefined,
+  warningsIfAllowed: () => string[],
+): AdmissionResponse {
+  if (request.operation !== 'UPDATE') return denial(request, problems);
+  const { blocking, ratcheted } = ratchetUpdate(request, object, problems, problemsOf, schema);
+  const warnings = ratcheted.map(ratchetedWarning);
+  if (blocking.length > 0) return denial(request, blocking, warnings);
+  warnings.push(...warningsIfAllowed());
+  return { uid: request.uid, allowed: true, ...(warnings.length > 0 ? { warnings } : {}) };
+}
+
 function denial(request: AdmissionRequest, problems: FieldProblem[], warnings: string[] = []): AdmissionResponse {
   const who = `${request.kind.kind} ${request.namespace ? `${request.namespace}/` : ''}${request.name ?? ''}`.trim();
   return {
@@ -137,16 +192,25 @@ function denial(request: AdmissionRequest, problems: FieldProblem[], warnings: s
   };
 }
 
+/** The path-ownership problems of an HTTPRoute; none for anything that is not one. */
+function claimProblemsOf(object: unknown, config: RoutingConfig): FieldProblem[] {
+  if (!isObject(object) || !isObject(object.metadata) || !isObject(object.spec)) return [];
+  return routeClaimProblems(object as unknown as HTTPRoute, config);
+}
+
 /**
  * Validating admission: denies KAOS resources whose route would be invalid (listing every problem
  * with its field), warns about surprising settings, and denies HTTPRoutes on the shared Gateway
- * that claim paths outside their namespace or reserved for KAOS.
+ * that claim paths outside their namespace or reserved for KAOS. An UPDATE is denied only for the
+ * problems it introduces or changes (validation ratcheting, ADR 0012), and never while the object
+ * is being deleted, so finalizers of objects stored before a rule existed can always be removed.
  */
 export function validate(request: AdmissionRequest, config: RoutingConfig, validator: ResourceValidator): AdmissionOutcome {
   const allowed: AdmissionResponse = { uid: request.uid, allowed: true };
   const kaos = isKaosRequest(request);
   if (!kaos && !isHTTPRouteRequest(request)) return unknownKind(request);
   if (request.operation !== 'CREATE' && request.operation !== 'UPDATE') return { response: allowed };
+  if (request.subResource || isDeletionUpdate(request)) return { response: allowed };
   const object = withRequestIdentity(request.object, request);
 
   if (!kaos) {
@@ -154,11 +218,17 @@ export function validate(request: AdmissionRequest, config: RoutingConfig, valid
       return { badRequest: 'request.object must be an HTTPRoute with metadata and spec' };
     }
     const problems = routeClaimProblems(object as unknown as HTTPRoute, config);
-    return { response: problems.length > 0 ? denial(request, problems) : allowed };
+    if (problems.length === 0) return { response: allowed };
+    return { response: decide(request, object, problems, (old) => claimProblemsOf(old, config), undefined, () => []) };
   }
 
   const problems = resourceProblems(object, config, validator);
-  if (problems.length > 0) return { response: denial(request, problems) };
-  const warnings = resourceWarnings(object as KaosResource, config);
-  return { response: warnings.length > 0 ? { ...allowed, warnings } : allowed };
+  const resource = object as KaosResource;
+  const warnings = () => (isObject(resource.spec) ? resourceWarnings(resource, config) : []);
+  if (problems.length > 0) {
+    const schema = kindDefinition(request.kind.kind).schema as SchemaNode;
+    return { response: decide(request, object, problems, (old) => resourceProblems(old, config, validator), schema, warnings) };
+  }
+  const found = warnings();
+  return { response: found.length > 0 ? { ...allowed, warnings: found } : allowed };
 }
