@@ -31,14 +31,11 @@ describe('routeGoneHandler', () => {
 });
 
 describe('removalPatch', () => {
-  it('tests the uid first, then removes each field', () => {
-    expect(removalPatch('u-1', ['spec.hostnames'])).toEqual([
-      { op: 'test', path: '/metadata/uid', value: 'u-1' },
-      { op: 'remove', path: '/spec/hostnames' },
-    ]);
+  it('carries the uid as a precondition and nulls each field', () => {
+    expect(removalPatch('u-1', ['spec.hostnames'])).toEqual({ metadata: { uid: 'u-1' }, spec: { hostnames: null } });
   });
 
-  it('escapes keys that JSON pointers treat specially', () => {
-    expect(removalPatch('u', ['metadata.labels.a~b/c']).at(-1)).toEqual({ op: 'remove', path: '/metadata/labels/a~0b~1c' });
+  it('nests several paths under one object', () => {
+    expect(removalPatch('u', ['spec.hostnames', 'spec.extra', 'metadata.annotations'])).toEqual({ metadata: { uid: 'u', annotations: null }, spec: { hostnames: null, extra: null } });
   });
 });

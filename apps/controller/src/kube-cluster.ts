@@ -38,7 +38,6 @@ const slimResource = (object: KubernetesObject) => slimForCache(object, ['gatewa
 /** A route's status is the Gateway's verdict (`parents`), mirrored onto the resource: all of it stays. */
 const slimRoute = (object: KubernetesObject) => slimForCache(object, 'all');
 const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
-const jsonPatch = setHeaderOptions('Content-Type', PatchStrategy.JsonPatch);
 
 /**
  * Custom objects arrive as plain JSON (timestamps are strings), which our types describe; client-node
@@ -192,13 +191,20 @@ export function routeGoneHandler(getResource: (kind: KaosKind, namespace: string
 }
 
 /**
- * The JSON patch that removes fields (paths like `spec.hostnames`) from the object with this uid:
- * its test makes the API server refuse it (422) when the object was replaced since it was read.
- * A removed field leaves every field manager's set, so no other writer keeps a claim on it.
+ * The JSON merge patch that removes fields (paths like `spec.hostnames`) from the object with this
+ * uid: a uid in a patch is a precondition (the API server refuses to change it), so an object
+ * replaced since it was read is left alone. A null removes a field whoever set it and leaves every
+ * field manager's set; it is a no-op, not an error, when the field is already gone (a stale cache).
  */
-export function removalPatch(uid: string, paths: string[]): Array<{ op: 'test' | 'remove'; path: string; value?: string }> {
-  const pointer = (path: string) => `/${path.split('.').map((key) => key.replaceAll('~', '~0').replaceAll('/', '~1')).join('/')}`;
-  return [{ op: 'test', path: '/metadata/uid', value: uid }, ...paths.map((path) => ({ op: 'remove' as const, path: pointer(path) }))];
+export function removalPatch(uid: string, paths: string[]): Record<string, unknown> {
+  const patch: Record<string, unknown> = { metadata: { uid } };
+  for (const path of paths) {
+    const keys = path.split('.');
+    let node = patch;
+    for (const key of keys.slice(0, -1)) node = (node[key] ??= {}) as Record<string, unknown>;
+    node[keys.at(-1)!] = null;
+  }
+  return patch;
 }
 
 /** What the cluster adapter reports to the metrics. */
@@ -413,7 +419,7 @@ export function createKubeCluster(kubeConfig: KubeConfig, config: RoutingConfig,
           body: removalPatch(route.metadata.uid!, paths),
           fieldManager: FIELD_MANAGER,
         },
-        jsonPatch,
+        mergePatch,
       );
       return typed<HTTPRoute>(patched as KubernetesObject)!;
     },
