@@ -43,6 +43,28 @@ const seedReview = {
   },
 };
 
+/**
+ * An UPDATE of an Agent stored before the webhook (its name is too long for a route) that changes
+ * its description: allowed by validation ratcheting, so fuzzing it reaches the code comparing
+ * object and oldObject.
+ */
+const legacyAgent = {
+  apiVersion: 'kaos.tools/v1alpha1',
+  kind: 'Agent',
+  metadata: { name: 'c'.repeat(58), namespace: 'prod', labels: { a: 'b' }, finalizers: ['example.com/hold'] },
+  spec: { modelAPI: 'm', mcpServers: ['echo'], config: { description: 'old', env: [{ name: 'X', value: 'y' }] }, gatewayRoute: { timeout: '100000s' } },
+};
+const updateSeedReview = {
+  ...seedReview,
+  request: {
+    ...seedReview.request,
+    name: legacyAgent.metadata.name,
+    operation: 'UPDATE',
+    object: { ...legacyAgent, spec: { ...legacyAgent.spec, config: { ...legacyAgent.spec.config, description: 'new' } } },
+    oldObject: legacyAgent,
+  },
+};
+
 const weirdValues = (random: () => number): unknown[] => [
   null,
   undefined,
@@ -69,8 +91,8 @@ const weirdValues = (random: () => number): unknown[] => [
 ];
 
 /** Applies 1–4 random edits (delete, replace with a weird value, nest) anywhere in the review. */
-function mutateReview(random: () => number): unknown {
-  const review = structuredClone(seedReview) as Record<string, unknown>;
+function mutateReview(random: () => number, seed: object): unknown {
+  const review = structuredClone(seed) as Record<string, unknown>;
   const edits = 1 + Math.floor(random() * 4);
   for (let edit = 0; edit < edits; edit++) {
     let node: Record<string, unknown> = review;
@@ -107,14 +129,18 @@ afterAll(() => served.close());
 const post = (path: string, body: string) => served.send(path, body);
 
 describe('admission handler under fuzzing', () => {
-  it(`answers ${ITERATIONS} mutated reviews with 200 or 4xx, never crashing`, async () => {
+  it.each([
+    ['CREATE', seedReview],
+    ['UPDATE (ratcheting)', updateSeedReview],
+  ])(`answers ${ITERATIONS} mutated %s reviews with 200 or 4xx, never crashing`, async (_name, seedObject) => {
     const seed = Number(process.env.FUZZ_SEED ?? 20261126);
     const random = prng(seed);
     const deadline = Date.now() + TIME_BUDGET_MS;
     const statuses = new Map<number, number>();
     let sent = 0;
+    let ratcheted = 0;
     for (; sent < ITERATIONS && Date.now() < deadline; sent++) {
-      const review = mutateReview(random);
+      const review = mutateReview(random, seedObject);
       const text = random() < 0.05 ? JSON.stringify(review).slice(0, Math.floor(random() * 200)) : JSON.stringify(review) ?? 'null';
       const path = random() < 0.5 ? '/mutate' : '/validate';
       const { status, body } = await post(path, text);
@@ -123,13 +149,16 @@ describe('admission handler under fuzzing', () => {
       const parsed = JSON.parse(body);
       if (status === 200) expect(parsed).toMatchObject({ kind: 'AdmissionReview', response: { allowed: expect.any(Boolean) } });
       else expect(typeof parsed.error).toBe('string');
+      if (parsed.response?.warnings?.some((warning: string) => warning.includes('already invalid before this update'))) ratcheted++;
     }
     expect(sent).toBeGreaterThanOrEqual(500);
     expect(statuses.get(200)).toBeGreaterThan(0);
     expect(statuses.get(400)).toBeGreaterThan(0);
+    // The UPDATE seed mostly stays an update that ratcheting allows: the comparison code was reached.
+    if (seedObject === updateSeedReview) expect(ratcheted).toBeGreaterThan(0);
     // No input reached the catch-all that stands for an unexpected exception in the decision code.
     expect(await metrics.registry.getSingleMetricAsString('kaos_webhook_bad_requests_total')).not.toContain('reason="unreadable"');
     // Still serving a normal review afterwards.
-    expect((await post('/mutate', JSON.stringify(seedReview))).status).toBe(200);
+    expect((await post('/mutate', JSON.stringify(seedObject))).status).toBe(200);
   }, TIME_BUDGET_MS + 15_000);
 });

@@ -71,6 +71,27 @@ describe('admission handler', () => {
     expect(JSON.parse(response.body).error).toContain(message);
   });
 
+  it('answers an UPDATE of an object stored before a rule with the old problem as a warning, and a change of it with a denial', async () => {
+    const stored = { kind: 'Agent', metadata: { name: 'a', namespace: 'prod' }, spec: { modelAPI: 'm', gatewayRoute: { timeout: '100000s' }, config: { description: 'old' } } };
+    const updateReview = (object: unknown) =>
+      JSON.stringify({
+        apiVersion: 'admission.k8s.io/v1',
+        kind: 'AdmissionReview',
+        request: { uid: 'u-2', kind: { group: 'kaos.tools', version: 'v1alpha1', kind: 'Agent' }, operation: 'UPDATE', namespace: 'prod', name: 'a', object, oldObject: stored },
+      });
+    const described = await send('/validate', updateReview({ ...stored, spec: { ...stored.spec, config: { description: 'new' } } }));
+    expect(JSON.parse(described.body).response).toEqual({
+      uid: 'u-2',
+      allowed: true,
+      warnings: ['spec.gatewayRoute.timeout: "100000s" is not a Gateway API duration (e.g. 30s, 1m, 1h30m) (already invalid before this update; allowed unchanged)'],
+    });
+    const changed = await send('/validate', updateReview({ ...stored, spec: { ...stored.spec, gatewayRoute: { timeout: '200000s' } } }));
+    expect(JSON.parse(changed.body).response).toMatchObject({ allowed: false, status: { message: 'Agent prod/a is invalid: spec.gatewayRoute.timeout: "200000s" is not a Gateway API duration (e.g. 30s, 1m, 1h30m)' } });
+    const text = await metrics.registry.metrics();
+    expect(text).toMatch(/kaos_webhook_admissions_total\{webhook="validate",kind="Agent",operation="UPDATE",result="warned"\} 1\b/);
+    expect(text).toMatch(/kaos_webhook_admissions_total\{webhook="validate",kind="Agent",operation="UPDATE",result="denied"\} 1\b/);
+  });
+
   it('lets other paths through to the next handler', async () => {
     expect((await send('/other', '{}')).status).toBe(404);
   });
