@@ -371,3 +371,38 @@ describe('no write loop', () => {
     expect(resourcesAfter!.items.map((item) => item.metadata.resourceVersion)).toEqual(resourcesBefore!.items.map((item) => item.metadata.resourceVersion));
   }, 120_000);
 });
+
+describe('an operator that replaces the whole status on every change, as upstream KAOS\'s does', () => {
+  it('does not ping-pong with the controller: status.gateway is written back once at once, then after a backoff', async () => {
+    await apply('Agent', 'contested', { modelAPI: 'm' });
+    await eventually('status.gateway of contested', async () => (await resource('agent', 'contested'))?.status?.gateway);
+    const writesBefore = (await routeWrites()).status;
+    // The operator's reconcile: on every change of the Agent, a PUT of the status it knows (no gateway).
+    let puts = 0;
+    let seen = '';
+    const until = Date.now() + 20_000;
+    while (Date.now() < until) {
+      const live = (await resource('agent', 'contested'))!;
+      if (live.metadata.resourceVersion !== seen) {
+        const body = { apiVersion: live.apiVersion, kind: live.kind, metadata: { name: 'contested', namespace, resourceVersion: live.metadata.resourceVersion }, spec: live.spec, status: operatorStatus('Agent', 'contested', 'Ready') };
+        const put = await plane.kubectl(['replace', '--subresource=status', `--field-manager=${OPERATOR}`, '-o', 'jsonpath={.metadata.resourceVersion}', '-f', '-'], { input: JSON.stringify(body) });
+        if (put.code === 0) puts++;
+        seen = put.code === 0 ? put.stdout : '';
+      }
+      await sleep(50);
+    }
+    const written = (await routeWrites()).status - writesBefore;
+    if (process.env.E2E_VERBOSE) process.stderr.write(`[adoption] 20 s of an operator replacing the status on every change: ${puts} operator PUTs, ${written} controller status writes\n`);
+    // The first removal is answered at once; the second holds the controller back for 30 s. (Two
+    // writes would mean one reconcile read a cache that had not seen its own write yet.)
+    expect(written).toBeGreaterThanOrEqual(1);
+    expect(written).toBeLessThanOrEqual(2);
+    expect(puts).toBe(written + 1);
+    const events = await kubectlOk(plane, ['get', 'events', '-n', namespace, '--field-selector', 'involvedObject.name=contested', '-o', 'jsonpath={.items[*].reason}']);
+    expect(events).toContain('StatusGatewayRemoved');
+    // The operator has stopped: after the backoff, status.gateway is back and stays, next to the operator's fields.
+    await eventually('status.gateway back after the backoff', async () => (await resource('agent', 'contested'))?.status?.gateway, 45_000);
+    const live = (await resource('agent', 'contested'))!;
+    expect(live.status).toMatchObject(operatorStatus('Agent', 'contested', 'Ready'));
+  }, 120_000);
+});

@@ -23,7 +23,18 @@ function agent(spec: Partial<Extract<KaosResource, { kind: 'Agent' }>['spec']> =
  */
 function fakeCluster(
   resource: KaosResource | undefined,
-  options: { routes?: HTTPRoute[]; uncached?: boolean; gatewayApi?: boolean; failApply?: boolean; failCreate?: boolean; failRemove?: boolean; goneOnRead?: boolean; gateway?: Gateway } = {},
+  options: {
+    routes?: HTTPRoute[];
+    uncached?: boolean;
+    gatewayApi?: boolean;
+    failApply?: boolean;
+    failCreate?: boolean;
+    failRemove?: boolean;
+    goneOnRead?: boolean;
+    gateway?: Gateway;
+    /** Another writer acting on the resource right after each status write (the KAOS operator replacing the status). */
+    afterStatusWrite?: (resource: KaosResource) => void;
+  } = {},
 ) {
   const routes = new Map((options.routes ?? []).map((route) => [`${route.metadata.namespace}/${route.metadata.name}`, route]));
   const writes: string[] = [];
@@ -97,6 +108,7 @@ function fakeCluster(
       statusWritten = status;
       if (resource) resource.status = { ...resource.status, ...(status ? { gateway: status } : {}) };
       if (resource && !status) delete resource.status?.gateway;
+      if (resource) options.afterStatusWrite?.(resource);
     },
     event: (_target, type, reason) => void events.push(`${type} ${reason}`),
   };
@@ -395,6 +407,77 @@ describe('adopting the KAOS operator\'s routes', () => {
     await expect(createReconciler(fake.cluster, config, { now })('Agent/prod/a')).rejects.toThrow('connection refused');
     expect(fake.writes).toEqual(['apply agent-a', 'status']);
     expect(ready(fake.status())).toMatchObject({ reason: 'APIError', message: expect.stringContaining('writing HTTPRoute agent-a failed') });
+  });
+});
+
+describe('status.gateway removed by another writer', () => {
+  /** Upstream KAOS's operator: every event makes it PUT the status its types know, without gateway. */
+  const operatorReplacesStatus = (resource: KaosResource) => {
+    resource.status = { phase: 'Ready', ready: true };
+    resource.metadata.resourceVersion = String(Number(resource.metadata.resourceVersion ?? '0') + 1);
+  };
+  const statusWrites = (writes: string[]) => writes.filter((write) => write === 'status').length;
+
+  it('is written back at once the first time, then only after a doubling backoff', async () => {
+    let clock = Date.parse('2026-11-26T10:00:00Z');
+    const resource = { ...agent(), metadata: { ...agent().metadata, resourceVersion: '1' } };
+    const fake = fakeCluster(resource, { afterStatusWrite: operatorReplacesStatus });
+    const log = recordingLogger();
+    const reconcile = createReconciler(fake.cluster, config, { now: () => new Date(clock), logger: log.logger });
+    await reconcile('Agent/prod/a'); // creates the route and writes status; the operator removes it
+    await reconcile('Agent/prod/a'); // the first removal: written back at once; removed again
+    expect(statusWrites(fake.writes)).toBe(2);
+    expect(await reconcile('Agent/prod/a')).toEqual({ requeueAfterMs: 30_000 }); // the second: held back 30 s
+    clock += 10_000;
+    expect(await reconcile('Agent/prod/a')).toEqual({ requeueAfterMs: 20_000 });
+    expect(statusWrites(fake.writes)).toBe(2);
+    expect(fake.events).toEqual(['Normal RouteCreated', 'Warning StatusGatewayRemoved']);
+    clock += 20_000;
+    await reconcile('Agent/prod/a'); // written back; removed again
+    await reconcile('Agent/prod/a'); // the third removal: held back 60 s
+    expect(statusWrites(fake.writes)).toBe(3);
+    clock += 30_000;
+    await reconcile('Agent/prod/a'); // still held back
+    expect(statusWrites(fake.writes)).toBe(3);
+    clock += 30_000;
+    await reconcile('Agent/prod/a');
+    await reconcile('Agent/prod/a');
+    expect(statusWrites(fake.writes)).toBe(4);
+    expect(log.lines.filter((line) => line.level === 'warn').map((line) => [line.message.replace(/ \d+ times.*/, ''), line.fields.rewriteInMs])).toEqual([
+      ['status.gateway was removed by another writer', 30_000],
+      ['status.gateway was removed by another writer', 60_000],
+      ['status.gateway was removed by another writer', 120_000],
+    ]);
+  });
+
+  it('caps the backoff, and starts over once removals stop for the window', async () => {
+    let clock = 0;
+    const resource = { ...agent(), metadata: { ...agent().metadata, resourceVersion: '1' } };
+    const fake = fakeCluster(resource, { afterStatusWrite: operatorReplacesStatus });
+    const log = recordingLogger();
+    const reconcile = createReconciler(fake.cluster, config, { now: () => new Date(clock), logger: log.logger, statusBackoff: { baseMs: 100, maxMs: 300, windowMs: 1_000 } });
+    // Every 400 ms: write, removal held back, write, ... (the held-back time is always over by the next round).
+    for (let round = 0; round < 9; round++) {
+      await reconcile('Agent/prod/a');
+      clock += 400;
+    }
+    expect(statusWrites(fake.writes)).toBe(5);
+    // Quiet for longer than the window (the operator stopped for a while): the next removal counts as the first again.
+    clock += 5_000;
+    await reconcile('Agent/prod/a');
+    clock += 400;
+    await reconcile('Agent/prod/a');
+    expect(statusWrites(fake.writes)).toBe(7);
+    expect(log.lines.filter((line) => line.level === 'warn').map((line) => line.fields.rewriteInMs)).toEqual([100, 200, 300, 300]);
+  });
+
+  it('is not a removal when the cache has not seen our write yet (same resourceVersion)', async () => {
+    const resource = { ...agent(), metadata: { ...agent().metadata, resourceVersion: '1' } };
+    const fake = fakeCluster(resource, { afterStatusWrite: (target) => delete target.status?.gateway });
+    const reconcile = createReconciler(fake.cluster, config, { now });
+    for (let round = 0; round < 4; round++) await reconcile('Agent/prod/a');
+    expect(statusWrites(fake.writes)).toBe(4);
+    expect(fake.events).toEqual(['Normal RouteCreated']);
   });
 });
 

@@ -71,10 +71,23 @@ const NO_LOGS: RouteLogger = { info: () => {}, warn: () => {}, error: () => {} }
 export interface ReconcilerOptions {
   logger?: RouteLogger;
   now?: () => Date;
+  /** Status write-back backoff (tests shrink it). */
+  statusBackoff?: { baseMs: number; maxMs: number; windowMs: number };
 }
 
 /** How long to wait before looking again at something only time can change (CRDs installed, Gateway status). */
 export const RECHECK_AFTER_MS = 30_000;
+
+/**
+ * When another writer keeps removing `status.gateway` — upstream KAOS's operator replaces the whole
+ * status (a PUT of what its Go types know, without `gateway`) on every reconcile, and our status
+ * write is one more event it reconciles — writing it straight back would be an endless two-writer
+ * loop. The first removal is answered at once; from the second within `windowMs` the controller
+ * waits `baseMs`, doubling up to `maxMs`, before writing it back.
+ */
+export const STATUS_REWRITE_BACKOFF = { baseMs: 30_000, maxMs: 10 * 60_000, windowMs: 10 * 60_000 } as const;
+/** A removal of status.gateway counts as one of ours undone only this soon after our write (the loop answers within seconds). */
+const STATUS_WRITE_MEMORY_MS = 60_000;
 
 /** The work-queue key of a resource: `kind/namespace/name`. */
 export function resourceKey(kind: KaosKind, namespace: string, name: string): string {
@@ -93,6 +106,12 @@ function routeReadyReason(resource: KaosResource): string | undefined {
   return resource.status?.gateway?.conditions?.find((condition) => condition.type === ROUTE_READY)?.reason;
 }
 
+/** The earlier of two requests to look again (none when neither asks). */
+function sooner(a: ReconcileResult, b: ReconcileResult): ReconcileResult {
+  const ms = [a, b].map((result) => result?.requeueAfterMs).filter((value): value is number => value !== undefined);
+  return ms.length > 0 ? { requeueAfterMs: Math.min(...ms) } : undefined;
+}
+
 /** Status comparison that ignores timestamps alone, so an unchanged state is never rewritten. */
 function sameStatus(a: GatewayStatus | undefined, b: GatewayStatus | undefined): boolean {
   const strip = (status: GatewayStatus | undefined) =>
@@ -109,6 +128,7 @@ function sameStatus(a: GatewayStatus | undefined, b: GatewayStatus | undefined):
 export function createReconciler(cluster: Cluster, config: RoutingConfig, options: ReconcilerOptions = {}) {
   const now = options.now ?? (() => new Date());
   const logger = options.logger ?? NO_LOGS;
+  const backoff = options.statusBackoff ?? STATUS_REWRITE_BACKOFF;
   // Why each resource last had no route, as logged: a state that persists (a foreign route, missing
   // CRDs rechecked every 30 s) is logged once per process, not on every recheck.
   const loggedProblems = new Map<string, string>();
@@ -126,9 +146,50 @@ export function createReconciler(cluster: Cluster, config: RoutingConfig, option
     logger.error(`HTTPRoute not ${verb}: API error: ${(error as Error).message}`, { ...fieldsOf(resource, route), reason: ROUTE_REASONS.APIError, error: (error as Error).message });
   }
 
-  async function report(resource: KaosResource, status: GatewayStatus | undefined): Promise<void> {
+  // Our recent status.gateway writes (the resourceVersion the resource had then), and the resources
+  // whose status.gateway another writer keeps removing: how often, the last time, and when it may be
+  // written back. Entries are dropped once they decide nothing, so both stay small.
+  const statusWrites = new Map<string, { resourceVersion: string | undefined; at: number }>();
+  const statusRemovals = new Map<string, { count: number; lastAt: number; notBefore: number }>();
+  let sweptAt = 0;
+  function sweep(at: number) {
+    if (at - sweptAt < STATUS_WRITE_MEMORY_MS) return;
+    sweptAt = at;
+    for (const [key, write] of statusWrites) if (at - write.at >= STATUS_WRITE_MEMORY_MS) statusWrites.delete(key);
+    for (const [key, removal] of statusRemovals) if (at - removal.lastAt >= backoff.windowMs && at >= removal.notBefore) statusRemovals.delete(key);
+  }
+
+  /**
+   * Writes status.gateway when it differs from what the resource has; returns when to look again
+   * if the write is held back because another writer keeps removing it (see STATUS_REWRITE_BACKOFF).
+   */
+  async function report(key: string, resource: KaosResource, status: GatewayStatus | undefined): Promise<ReconcileResult> {
     if (sameStatus(resource.status?.gateway, status)) return;
+    const at = now().getTime();
+    sweep(at);
+    if (status && !resource.status?.gateway) {
+      const written = statusWrites.get(key);
+      // Our write is gone and the resource changed since (a cache that has not seen our write yet
+      // still has the resourceVersion we wrote over): someone removed it. Counted once per write.
+      if (written && written.resourceVersion !== resource.metadata.resourceVersion && at - written.at < STATUS_WRITE_MEMORY_MS) {
+        statusWrites.delete(key);
+        const previous = statusRemovals.get(key);
+        const count = previous && at - previous.lastAt < backoff.windowMs ? previous.count + 1 : 1;
+        const delayMs = count < 2 ? 0 : Math.min(backoff.maxMs, backoff.baseMs * 2 ** (count - 2));
+        statusRemovals.set(key, { count, lastAt: at, notBefore: at + delayMs });
+        if (delayMs > 0) {
+          const message = `status.gateway was removed by another writer ${count} times in a row (the KAOS operator replaces the whole status when it writes its own fields); writing it back in ${Math.round(delayMs / 1000)} s`;
+          logger.warn(message, { kind: resource.kind, namespace: resource.metadata.namespace, name: resource.metadata.name, removals: count, rewriteInMs: delayMs });
+          cluster.event(resource, 'Warning', 'StatusGatewayRemoved', message);
+        }
+      }
+      const removal = statusRemovals.get(key);
+      if (removal && at < removal.notBefore) return { requeueAfterMs: removal.notBefore - at };
+    }
+    const writtenOver = resource.metadata.resourceVersion;
     await cluster.writeGatewayStatus(resource, status);
+    if (status) statusWrites.set(key, { resourceVersion: writtenOver, at });
+    else statusWrites.delete(key);
   }
 
   function blocked(resource: KaosResource, reason: RouteReason, message: string): GatewayStatus {
@@ -177,7 +238,7 @@ export function createReconciler(cluster: Cluster, config: RoutingConfig, option
         } catch (error) {
           if (!(error instanceof GatewayApiMissingError)) {
             apiFailed(resource, name, 'created', error);
-            await report(resource, blocked(resource, ROUTE_REASONS.APIError, `creating HTTPRoute ${name} failed: ${(error as Error).message}`));
+            await report(key, resource, blocked(resource, ROUTE_REASONS.APIError, `creating HTTPRoute ${name} failed: ${(error as Error).message}`));
           }
           throw error;
         }
@@ -188,21 +249,16 @@ export function createReconciler(cluster: Cluster, config: RoutingConfig, option
       if (!live) foreignRouteKeys.delete(key);
     } catch (error) {
       if (!(error instanceof GatewayApiMissingError)) throw error;
-      if (!config.gatewayApiEnabled) {
-        await report(resource, undefined);
-        return;
-      }
+      if (!config.gatewayApiEnabled) return report(key, resource, undefined);
       notCreated(key, resource, name, ROUTE_REASONS.GatewayAPIMissing, 'the Gateway API CRDs (gateway.networking.k8s.io) are not installed; looking again every 30 s');
-      await report(resource, blocked(resource, ROUTE_REASONS.GatewayAPIMissing, 'the Gateway API CRDs (gateway.networking.k8s.io) are not installed'));
-      return { requeueAfterMs: RECHECK_AFTER_MS };
+      return sooner(await report(key, resource, blocked(resource, ROUTE_REASONS.GatewayAPIMissing, 'the Gateway API CRDs (gateway.networking.k8s.io) are not installed')), { requeueAfterMs: RECHECK_AFTER_MS });
     }
 
     if (!wantsRoute(resource, config)) {
       // Routing off: no route and no status.gateway. Agent not exposed: say so on its status.
       loggedProblems.delete(key);
       await removeOwnRoute(resource, live, config.gatewayApiEnabled ? 'spec.agentNetwork.expose is false' : 'Gateway API routing is disabled');
-      await report(resource, config.gatewayApiEnabled ? blocked(resource, ROUTE_REASONS.Disabled, 'spec.agentNetwork.expose is false') : undefined);
-      return;
+      return report(key, resource, config.gatewayApiEnabled ? blocked(resource, ROUTE_REASONS.Disabled, 'spec.agentNetwork.expose is false') : undefined);
     }
 
     if (problems.length > 0) {
@@ -212,8 +268,7 @@ export function createReconciler(cluster: Cluster, config: RoutingConfig, option
       if (routeReadyReason(resource) !== reason) {
         cluster.event(resource, 'Warning', reason, message);
       }
-      await report(resource, blocked(resource, reason, message));
-      return;
+      return report(key, resource, blocked(resource, reason, message));
     }
 
     const ownership = live && routeOwnership(live, resource);
@@ -224,8 +279,7 @@ export function createReconciler(cluster: Cluster, config: RoutingConfig, option
       if (routeReadyReason(resource) !== ROUTE_REASONS.RouteConflict) {
         cluster.event(resource, 'Warning', ROUTE_REASONS.RouteConflict, message);
       }
-      await report(resource, blocked(resource, ROUTE_REASONS.RouteConflict, message));
-      return;
+      return report(key, resource, blocked(resource, ROUTE_REASONS.RouteConflict, message));
     }
 
     // The create found a route that was gone again when read: retry with backoff, never apply blind
@@ -245,7 +299,7 @@ export function createReconciler(cluster: Cluster, config: RoutingConfig, option
         if (strays.length > 0) live = await cluster.removeRouteFields(live, strays);
       } catch (error) {
         apiFailed(resource, name, 'updated', error);
-        await report(resource, blocked(resource, ROUTE_REASONS.APIError, `writing HTTPRoute ${name} failed: ${(error as Error).message}`));
+        await report(key, resource, blocked(resource, ROUTE_REASONS.APIError, `writing HTTPRoute ${name} failed: ${(error as Error).message}`));
         throw error;
       }
       if (ownership?.decision === 'adopt') {
@@ -259,8 +313,8 @@ export function createReconciler(cluster: Cluster, config: RoutingConfig, option
 
     const gateway = await cluster.getGateway();
     const status = gatewayStatus({ resource, config, route: live, gateway, previous: resource.status?.gateway?.conditions, now: now() });
-    await report(resource, status);
+    const held = await report(key, resource, status);
     // Until the Gateway has spoken about this route, look again (its status does not touch the resource).
-    return status.accepted ? undefined : { requeueAfterMs: RECHECK_AFTER_MS };
+    return sooner(held, status.accepted ? undefined : { requeueAfterMs: RECHECK_AFTER_MS });
   };
 }
