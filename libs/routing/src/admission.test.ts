@@ -171,6 +171,11 @@ describe('resourceWarnings', () => {
     ['a zero timeout', modelAPI({ spec: { gatewayRoute: { timeout: '0h' } } }), enabledConfig, ['0h disables the request timeout']],
     ['a timeout just over an hour', modelAPI({ spec: { gatewayRoute: { timeout: '1h1ms' } } }), enabledConfig, ['1h1ms is longer than an hour']],
     ['an invalid timeout (a denial says why)', agent({ spec: { gatewayRoute: { timeout: 'x' } } }), enabledConfig, []],
+    // The mutating webhook wrote these: a warning would greet every apply of a manifest without a timeout.
+    ['the default timeout on an unexposed Agent', agent({ spec: { gatewayRoute: { timeout: '120s' }, agentNetwork: { expose: false } } }), enabledConfig, []],
+    ['the default timeout while routing is disabled', mcpServer({ spec: { gatewayRoute: { timeout: '30s' } } }), disabledConfig, []],
+    ['a zero default timeout', modelAPI({ spec: { gatewayRoute: { timeout: '0s' } } }), { ...enabledConfig, defaultTimeouts: { ...enabledConfig.defaultTimeouts, ModelAPI: '0s' } }, []],
+    ['another kind\'s default on an unexposed Agent', agent({ spec: { gatewayRoute: { timeout: '30s' }, agentNetwork: { expose: false } } }), enabledConfig, ['30s has no effect']],
   ])('%s', (_name, resource, config, fragments) => {
     const warnings = resourceWarnings(resource, config);
     expect(warnings).toHaveLength(fragments.length);

@@ -112,10 +112,14 @@ export function resourceProblems(object: unknown, config: RoutingConfig, validat
   return [...schemaProblems.filter((problem) => !ownFields.has(problem.field)), ...ownProblems];
 }
 
-/** Admission warnings: allowed, but probably not what the user meant. */
+/**
+ * Admission warnings: allowed, but probably not what the user meant. None for the kind's default
+ * timeout: the mutating webhook writes it into every object without one, so a warning about it would
+ * greet every apply of a manifest that never mentions a timeout.
+ */
 export function resourceWarnings(resource: KaosResource, config: RoutingConfig): string[] {
   const timeout = resource.spec.gatewayRoute?.timeout;
-  if (timeout === undefined || !isGatewayDuration(timeout)) return [];
+  if (timeout === undefined || !isGatewayDuration(timeout) || timeout === config.defaultTimeouts[resource.kind]) return [];
   const warnings: string[] = [];
   if (!config.gatewayApiEnabled) {
     warnings.push(`spec.gatewayRoute.timeout: ${timeout} has no effect while Gateway API routing is disabled (GATEWAY_API_ENABLED=false)`);
