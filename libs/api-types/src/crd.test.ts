@@ -57,6 +57,10 @@ describe.each(KIND_DEFINITIONS.map((definition) => [definition.kind, definition]
     expect(structuralViolations(openApiSchema(definition.schema), definition.kind)).toEqual([]);
   });
 
+  it('starts with a document separator, so concatenated CRD files (helm show crds) stay separate documents', () => {
+    expect(crdYaml(definition).startsWith('---\n')).toBe(true);
+  });
+
   it('round-trips through YAML and names the kind, scope, version and subresource', () => {
     const crd = parse(crdYaml(definition)) as Node;
     expect(crd).toEqual(customResourceDefinition(definition));
