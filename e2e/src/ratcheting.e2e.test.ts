@@ -4,7 +4,6 @@
 // the chart is installed (local mode) they can still be labelled, edited where they are not wrong,
 // unblocked (finalizer removed) and deleted with their namespaces; only changing what is wrong to
 // something else wrong is refused.
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { gatewayApiBundlePath, repoRoot, startControlPlane, type ControlPlane, type KubectlResult } from './control-plane/index.js';
@@ -13,8 +12,8 @@ import type { AppProcess } from './support/app-process.js';
 import { eventually, getJson, kubectlOk, kubectlWithManifest } from './support/cluster.js';
 import { installLocalRelease, startLocalApps, type LocalRelease } from './support/release.js';
 
-/** Upstream KAOS's CRDs (commit 43f4851): vendored into the repository, or the shared reference copy. */
-const UPSTREAM_CRDS = [join(repoRoot, 'libs/api-types/upstream/kaos'), '/work/shared/kaos-upstream'].find((path) => existsSync(join(path, 'kaos.tools_agents.yaml')));
+/** Upstream KAOS's CRDs (commit 43f4851), as a cluster that ran KAOS has them. */
+const UPSTREAM_CRDS = join(repoRoot, 'libs/api-types/upstream/kaos');
 const OUR_CRDS = join(repoRoot, 'charts/kaos-operator/crds');
 /** Both CRD sets are applied by this manager, so ours replace upstream's field by field. */
 const CRD_MANAGER = 'kaos-e2e-ratcheting';
@@ -58,7 +57,12 @@ const gone = (args: string[]) => eventually(`${args.join(' ')} to be gone`, asyn
 async function applyCrds(path: string): Promise<void> {
   const applied = await plane.kubectl(['apply', '--server-side', '--force-conflicts', `--field-manager=${CRD_MANAGER}`, '-f', path], { timeoutMs: 120_000 });
   if (applied.code !== 0) throw new Error(`applying the CRDs in ${path} failed: ${applied.stderr}`);
-  await kubectlOk(plane, ['wait', '--for=condition=Established', '--timeout=60s', 'crd/agents.kaos.tools', 'crd/modelapis.kaos.tools', 'crd/mcpservers.kaos.tools']);
+  // A CRD created a moment ago may have no status.conditions yet, which makes kubectl wait fail at once: retry.
+  await eventually('the KAOS CRDs to be Established', async () => {
+    const waited = await kubectl(['wait', '--for=condition=Established', '--timeout=10s', 'crd/agents.kaos.tools', 'crd/modelapis.kaos.tools', 'crd/mcpservers.kaos.tools']);
+    if (waited.code === 0) return true;
+    throw new Error(waited.stderr.trim());
+  }, 60_000);
 }
 
 /** A server-side dry run of an Agent with upstream's timeout: refused once the API server serves our CRD. */
@@ -66,7 +70,6 @@ const looseTimeoutRefused = async () =>
   (await kubectlWithManifest(plane, ['create', '--dry-run=server'], { ...agent('probe', { gatewayRoute: { timeout: '100000s' } }), metadata: { name: 'probe', namespace: NAMESPACE } })).code !== 0;
 
 beforeAll(async () => {
-  if (!UPSTREAM_CRDS) throw new Error('upstream KAOS CRDs not found (libs/api-types/upstream/kaos or /work/shared/kaos-upstream)');
   plane = await startControlPlane({ gatewayApiBundle: gatewayApiBundlePath() });
   release = { release: 'kaos-operator', namespace: 'kaos-system', webhookPort: await freePort() };
   await kubectlOk(plane, ['create', 'namespace', NAMESPACE]);
@@ -78,7 +81,7 @@ beforeAll(async () => {
 
   // 2. Our CRDs replace upstream's; the API server's own ratcheting keeps the stored timeout updatable.
   await applyCrds(OUR_CRDS);
-  await eventually('the API server to serve our CRD schema', async () => ((await looseTimeoutRefused()) ? true : undefined), 30_000);
+  await eventually('the API server to serve our CRD schema', async () => ((await looseTimeoutRefused()) ? true : undefined), 60_000);
 
   // 3. Before the webhook: objects the CRDs accept but the webhook's rules do not, and a valid one without a default.
   await kubectlOk(plane, ['create'], agent(LONG_NAME_AGENT, {}));
@@ -90,8 +93,9 @@ beforeAll(async () => {
   Object.assign(apps, await startLocalApps(plane, release, plane.workDir));
   await eventually('the webhook to refuse a new Agent whose name is too long', async () => {
     const created = await kubectlWithManifest(plane, ['create', '--dry-run=server'], { ...agent(`${LONG_NAME_AGENT}y`, {}), metadata: { name: `${LONG_NAME_AGENT}y`, namespace: NAMESPACE } });
-    return created.code !== 0 && created.stderr.includes('admission webhook "validate.kaos.tools" denied the request') ? true : undefined;
-  });
+    if (created.code !== 0 && created.stderr.includes('admission webhook "validate.kaos.tools" denied the request')) return true;
+    throw new Error(`kubectl create exited ${created.code}: ${created.stderr.trim() || created.stdout.trim()}`);
+  }, 60_000);
 }, 300_000);
 
 afterAll(async () => {
