@@ -212,7 +212,7 @@ export interface ClusterObservers {
   /** Before each write to the API server. */
   write?: (verb: 'create' | 'apply' | 'patch' | 'delete' | 'status' | 'event') => void;
   /** Before each read a reconcile makes past the caches. */
-  read?: (what: 'httproutes' | 'gateways' | 'crd-check') => void;
+  read?: (what: 'httproutes' | 'gateways' | 'crd-check' | 'kaos-resources') => void;
   /** Each time a supervised informer is restarted. */
   watchRestarted?: (watch: string, reason: WatchRestartReason) => void;
 }
@@ -429,6 +429,17 @@ export function createKubeCluster(kubeConfig: KubeConfig, config: RoutingConfig,
         await objects.delete({ apiVersion: `${GATEWAY_API_GROUP}/${GATEWAY_VERSION}`, kind: 'HTTPRoute', metadata: { name, namespace } }, undefined, undefined, undefined, undefined, undefined, uid ? { preconditions: { uid } } : undefined);
       } catch (error) {
         if (status(error) !== 404) throw error;
+      }
+    },
+    async readGatewayStatus(resource) {
+      onRead('kaos-resources');
+      const plural = KIND_DEFINITIONS.find((definition) => definition.kind === resource.kind)!.plural;
+      try {
+        const live = (await custom.getNamespacedCustomObject({ group: KAOS_GROUP, version: KAOS_VERSION, namespace: resource.metadata.namespace!, plural, name: resource.metadata.name! })) as KaosResource;
+        return { gateway: live.status?.gateway };
+      } catch (error) {
+        if (status(error) === 404) return undefined;
+        throw error;
       }
     },
     async writeGatewayStatus(resource, gateway: GatewayStatus | undefined) {

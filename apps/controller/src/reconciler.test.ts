@@ -34,6 +34,8 @@ function fakeCluster(
     gateway?: Gateway;
     /** Another writer acting on the resource right after each status write (the KAOS operator replacing the status). */
     afterStatusWrite?: (resource: KaosResource) => void;
+    /** status.gateway as the API server has it, when the cache (the resource) shows something else. */
+    serverGateway?: () => GatewayStatus | undefined;
   } = {},
 ) {
   const routes = new Map((options.routes ?? []).map((route) => [`${route.metadata.namespace}/${route.metadata.name}`, route]));
@@ -102,6 +104,10 @@ function fakeCluster(
     deleteRoute: async (namespace, name) => {
       writes.push(`delete ${name}`);
       routes.delete(`${namespace}/${name}`);
+    },
+    readGatewayStatus: async () => {
+      reads.push('get status');
+      return resource && { gateway: options.serverGateway ? options.serverGateway() : resource.status?.gateway };
     },
     writeGatewayStatus: async (target, status) => {
       writes.push('status');
@@ -469,6 +475,60 @@ describe('status.gateway removed by another writer', () => {
     await reconcile('Agent/prod/a');
     expect(statusWrites(fake.writes)).toBe(7);
     expect(log.lines.filter((line) => line.level === 'warn').map((line) => line.fields.rewriteInMs)).toEqual([100, 200, 300, 300]);
+  });
+
+  it('is not a removal when the API server still has it (a watch under an older CRD schema delivered it pruned)', async () => {
+    let written: GatewayStatus | undefined;
+    const resource = { ...agent(), metadata: { ...agent().metadata, resourceVersion: '1' } };
+    // The cache gets our write pruned (resourceVersion moved on, no status.gateway); the API server has it.
+    const fake = fakeCluster(resource, {
+      afterStatusWrite: (target) => {
+        written = target.status?.gateway;
+        delete target.status?.gateway;
+        target.metadata.resourceVersion = String(Number(target.metadata.resourceVersion) + 1);
+      },
+      serverGateway: () => written,
+    });
+    const reconcile = createReconciler(fake.cluster, config, { now });
+    await reconcile('Agent/prod/a');
+    await reconcile('Agent/prod/a');
+    // One write, then a read that finds it on the API server: nothing held back, nothing rewritten.
+    expect(statusWrites(fake.writes)).toBe(1);
+    expect(fake.reads).toEqual(['get status']);
+    expect(fake.events).toEqual(['Normal RouteCreated']);
+    // The watch relisted under the new schema: the cache has it, nothing more happens.
+    resource.status = { gateway: written! };
+    await reconcile('Agent/prod/a');
+    expect(statusWrites(fake.writes)).toBe(1);
+    expect(fake.reads).toEqual(['get status']);
+  });
+
+  it('writes a changed status even when the API server still has an older one', async () => {
+    const stale = { url: '/prod/agent/a', routeName: 'agent-a', accepted: false, conditions: [] };
+    let written: GatewayStatus | undefined;
+    const resource = { ...agent(), metadata: { ...agent().metadata, resourceVersion: '1' } };
+    const fake = fakeCluster(resource, {
+      afterStatusWrite: (target) => {
+        written = target.status?.gateway;
+        delete target.status?.gateway;
+        target.metadata.resourceVersion = String(Number(target.metadata.resourceVersion) + 1);
+      },
+      serverGateway: () => (written ? stale : undefined),
+    });
+    const reconcile = createReconciler(fake.cluster, config, { now });
+    await reconcile('Agent/prod/a');
+    await reconcile('Agent/prod/a');
+    expect(statusWrites(fake.writes)).toBe(2);
+  });
+
+  it('writes nothing for a resource gone from the API server', async () => {
+    const resource = { ...agent(), metadata: { ...agent().metadata, resourceVersion: '1' } };
+    const fake = fakeCluster(resource, { afterStatusWrite: operatorReplacesStatus });
+    const reconcile = createReconciler(fake.cluster, config, { now });
+    await reconcile('Agent/prod/a');
+    fake.cluster.readGatewayStatus = async () => undefined;
+    await reconcile('Agent/prod/a');
+    expect(statusWrites(fake.writes)).toBe(1);
   });
 
   it('is not a removal when the cache has not seen our write yet (same resourceVersion)', async () => {

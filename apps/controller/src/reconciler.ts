@@ -52,6 +52,11 @@ export interface Cluster {
   removeRouteFields(route: HTTPRoute, paths: string[]): Promise<HTTPRoute>;
   /** Deletes the route, only if it is still the object with this uid. */
   deleteRoute(namespace: string, name: string, uid: string | undefined): Promise<void>;
+  /**
+   * The resource's `status.gateway` as the API server has it now (a read past the cache), or
+   * undefined when the resource is gone: confirms that a removal the cache shows really happened.
+   */
+  readGatewayStatus(resource: KaosResource): Promise<{ gateway: GatewayStatus | undefined } | undefined>;
   /** Writes `status.gateway` (and nothing else) through the status subresource; `undefined` removes it. */
   writeGatewayStatus(resource: KaosResource, status: GatewayStatus | undefined): Promise<void>;
   /** Records a Kubernetes Event on the resource. */
@@ -170,9 +175,17 @@ export function createReconciler(cluster: Cluster, config: RoutingConfig, option
     if (status && !resource.status?.gateway) {
       const written = statusWrites.get(key);
       // Our write is gone and the resource changed since (a cache that has not seen our write yet
-      // still has the resourceVersion we wrote over): someone removed it. Counted once per write.
+      // still has the resourceVersion we wrote over): someone removed it, unless the API server
+      // still has it — a watch served under an older CRD schema delivers it pruned. Counted once per write.
       if (written && written.resourceVersion !== resource.metadata.resourceVersion && at - written.at < STATUS_WRITE_MEMORY_MS) {
         statusWrites.delete(key);
+        const current = await cluster.readGatewayStatus(resource);
+        if (!current) return;
+        if (current.gateway) {
+          if (sameStatus(current.gateway, status)) return;
+          await cluster.writeGatewayStatus(resource, status);
+          return;
+        }
         const previous = statusRemovals.get(key);
         const count = previous && at - previous.lastAt < backoff.windowMs ? previous.count + 1 : 1;
         const delayMs = count < 2 ? 0 : Math.min(backoff.maxMs, backoff.baseMs * 2 ** (count - 2));
