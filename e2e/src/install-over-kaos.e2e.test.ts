@@ -14,10 +14,10 @@ import { gatewayApiBundlePath, repoRoot, startControlPlane, type ControlPlane } 
 import { freePort } from './control-plane/proc.js';
 import { startApp, type AppProcess } from './support/app-process.js';
 import { eventually, getJson, kubectlOk } from './support/cluster.js';
+import { UPSTREAM_CRD_DIR } from './support/crds.js';
 import { CHART_DIR, chartNodeOptions, helm, helmOk, installLocalRelease, localAppEnvironments, releaseConfig, releaseNames, serviceAccountKubeconfig, type LocalRelease } from './support/release.js';
 
 /** Upstream KAOS's CRDs (commit 43f4851), byte for byte what its chart's crds/ holds. */
-const UPSTREAM_CRDS = join(repoRoot, 'libs/api-types/upstream/kaos');
 const CRDS = ['agents.kaos.tools', 'modelapis.kaos.tools', 'mcpservers.kaos.tools'];
 const NAMESPACE = 'my-namespace';
 /** Upstream KAOS installed as its guide says: release kaos-operator in kaos-system. Ours needs another name (docs/helm.md). */
@@ -152,7 +152,7 @@ describe('installing the chart on a cluster that runs upstream KAOS', () => {
     const chart = join(plane.workDir, 'upstream-kaos');
     await mkdir(chart, { recursive: true });
     await writeFile(join(chart, 'Chart.yaml'), 'apiVersion: v2\nname: kaos-operator\nversion: 0.1.4\n');
-    await cp(UPSTREAM_CRDS, join(chart, 'crds'), { recursive: true, filter: (source) => !source.endsWith('.md') });
+    await cp(UPSTREAM_CRD_DIR, join(chart, 'crds'), { recursive: true, filter: (source) => !source.endsWith('.md') });
     await helmOk(plane, ['install', UPSTREAM_RELEASE, chart, '--namespace', 'kaos-system', '--create-namespace']);
     await kubectlOk(plane, ['wait', '--for', 'condition=established', '--timeout=60s', ...CRDS.map((crd) => `crd/${crd}`)]);
 

@@ -4,19 +4,15 @@
 // the chart is installed (local mode) they can still be labelled, edited where they are not wrong,
 // unblocked (finalizer removed) and deleted with their namespaces; only changing what is wrong to
 // something else wrong is refused.
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { gatewayApiBundlePath, repoRoot, startControlPlane, type ControlPlane, type KubectlResult } from './control-plane/index.js';
+import { gatewayApiBundlePath, startControlPlane, type ControlPlane, type KubectlResult } from './control-plane/index.js';
 import { freePort } from './control-plane/proc.js';
 import type { AppProcess } from './support/app-process.js';
-import { eventually, getJson, kubectlOk, kubectlWithManifest } from './support/cluster.js';
+import { KAOS_CRD_DIR, eventually, getJson, kubectlOk, kubectlWithManifest } from './support/cluster.js';
+import { UPSTREAM_CRD_DIR, applyCrds } from './support/crds.js';
 import { installLocalRelease, startLocalApps, type LocalRelease } from './support/release.js';
 
 /** Upstream KAOS's CRDs (commit 43f4851), as a cluster that ran KAOS has them. */
-const UPSTREAM_CRDS = join(repoRoot, 'libs/api-types/upstream/kaos');
-const OUR_CRDS = join(repoRoot, 'charts/kaos-operator/crds');
-/** Both CRD sets are applied by this manager, so ours replace upstream's field by field. */
-const CRD_MANAGER = 'kaos-e2e-ratcheting';
 const NAMESPACE = 'legacy';
 const ROUTE_NAMESPACE = 'legacy-routes';
 const HOLD = 'example.com/hold';
@@ -54,17 +50,6 @@ const removeFinalizers = (kind: string, name: string, namespace: string) =>
   kubectl(['patch', kind, name, '-n', namespace, '--type=json', '-p', '[{"op":"remove","path":"/metadata/finalizers"}]']);
 const gone = (args: string[]) => eventually(`${args.join(' ')} to be gone`, async () => ((await kubectl(['get', ...args])).stderr.includes('NotFound') ? true : undefined), 60_000);
 
-async function applyCrds(path: string): Promise<void> {
-  const applied = await plane.kubectl(['apply', '--server-side', '--force-conflicts', `--field-manager=${CRD_MANAGER}`, '-f', path], { timeoutMs: 120_000 });
-  if (applied.code !== 0) throw new Error(`applying the CRDs in ${path} failed: ${applied.stderr}`);
-  // A CRD created a moment ago may have no status.conditions yet, which makes kubectl wait fail at once: retry.
-  await eventually('the KAOS CRDs to be Established', async () => {
-    const waited = await kubectl(['wait', '--for=condition=Established', '--timeout=10s', 'crd/agents.kaos.tools', 'crd/modelapis.kaos.tools', 'crd/mcpservers.kaos.tools']);
-    if (waited.code === 0) return true;
-    throw new Error(waited.stderr.trim());
-  }, 60_000);
-}
-
 /** A server-side dry run of an Agent with upstream's timeout: refused once the API server serves our CRD. */
 const looseTimeoutRefused = async () =>
   (await kubectlWithManifest(plane, ['create', '--dry-run=server'], { ...agent('probe', { gatewayRoute: { timeout: '100000s' } }), metadata: { name: 'probe', namespace: NAMESPACE } })).code !== 0;
@@ -76,11 +61,11 @@ beforeAll(async () => {
   await kubectlOk(plane, ['create', 'namespace', ROUTE_NAMESPACE]);
 
   // 1. A cluster that ran upstream KAOS: an Agent with a timeout only upstream's pattern allows.
-  await applyCrds(UPSTREAM_CRDS);
+  await applyCrds(plane, UPSTREAM_CRD_DIR);
   await kubectlOk(plane, ['create'], agent(LOOSE_TIMEOUT_AGENT, { gatewayRoute: { timeout: '100000s' } }));
 
   // 2. Our CRDs replace upstream's; the API server's own ratcheting keeps the stored timeout updatable.
-  await applyCrds(OUR_CRDS);
+  await applyCrds(plane, KAOS_CRD_DIR);
   await eventually('the API server to serve our CRD schema', async () => ((await looseTimeoutRefused()) ? true : undefined), 60_000);
 
   // 3. Before the webhook: objects the CRDs accept but the webhook's rules do not, and a valid one without a default.

@@ -44,7 +44,16 @@ export async function applyCrds(plane: Pick<ControlPlane, 'kubectl'>, path: stri
   if (names.length === 0) throw new Error(`no CustomResourceDefinition in ${path}`);
   const applied = await plane.kubectl(['apply', '--server-side', '--force-conflicts', `--field-manager=${CRD_FIELD_MANAGER}`, '-f', path], { timeoutMs: 120_000 });
   if (applied.code !== 0) throw new Error(`applying the CRDs in ${path} failed (${applied.code}): ${applied.stderr}`);
-  await kubectlOk(plane, ['wait', '--for=condition=Established', '--timeout=60s', ...names.map((name) => `crd/${name}`)]);
+  // A CRD created a moment ago may have no status.conditions yet, which makes kubectl wait fail at once: retry.
+  await eventually(
+    `the CRDs of ${path} to be Established`,
+    async () => {
+      const waited = await plane.kubectl(['wait', '--for=condition=Established', '--timeout=10s', ...names.map((name) => `crd/${name}`)]);
+      if (waited.code === 0) return true;
+      throw new Error(waited.stderr.trim());
+    },
+    60_000,
+  );
   return names;
 }
 
