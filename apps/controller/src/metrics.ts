@@ -32,8 +32,8 @@ export function createMetrics(withProcessMetrics = true): ControllerMetrics {
   return {
     registry,
     readings,
-    writes: new Counter({ name: 'kaos_controller_api_writes_total', help: 'Writes to the API server by verb (create, apply, delete, status, event).', labelNames: ['verb'], registers: [registry] }),
-    reads: new Counter({ name: 'kaos_controller_api_reads_total', help: 'Reads reconciles make from the API server past the caches, by resource (httproutes, gateways, crd-check).', labelNames: ['resource'], registers: [registry] }),
+    writes: new Counter({ name: 'kaos_controller_api_writes_total', help: 'Writes to the API server by verb (create, apply, patch, delete, status, event).', labelNames: ['verb'], registers: [registry] }),
+    reads: new Counter({ name: 'kaos_controller_api_reads_total', help: 'Reads reconciles make from the API server past the caches, by resource (httproutes, gateways, crd-check, kaos-resources).', labelNames: ['resource'], registers: [registry] }),
     reconciles: new Counter({ name: 'kaos_controller_reconciles_total', help: 'Reconciles by result.', labelNames: ['result'], registers: [registry] }),
     reconcileSeconds: new Histogram({
       name: 'kaos_controller_reconcile_duration_seconds',
