@@ -1,76 +1,10 @@
 import { describe, expect, it } from '@jest/globals';
-import type { V1MutatingWebhookConfiguration, V1ValidatingWebhookConfiguration } from '@kubernetes/client-node';
-import jsonpatch from 'fast-json-patch';
 import { silentLogger } from '../logger.js';
-import { WebhookConfigurationNotFoundError, caBundlePatch, createCaInjector, type JsonPatchOperation, type WebhookConfigurationsApi } from './ca-injector.js';
-import { apiError } from './tls.test-helpers.js';
-
-type Configuration = V1MutatingWebhookConfiguration | V1ValidatingWebhookConfiguration;
+import { WebhookConfigurationNotFoundError, caBundlePatch, createCaInjector } from './ca-injector.js';
+import { FakeWebhookApi, apiError } from './tls.test-helpers.js';
 
 const BUNDLE = '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n';
 const BUNDLE_B64 = Buffer.from(BUNDLE).toString('base64');
-
-/** Cluster-scoped webhook configurations with JSON patch semantics, `test` included, like the API server. */
-class FakeWebhookApi implements WebhookConfigurationsApi {
-  readonly mutating = new Map<string, V1MutatingWebhookConfiguration>();
-  readonly validating = new Map<string, V1ValidatingWebhookConfiguration>();
-  readonly patches: { kind: string; name: string; body: JsonPatchOperation[] }[] = [];
-  /** Bumps the resourceVersion before the next N patches, as a concurrent writer would. */
-  raceNextPatches = 0;
-  private version = 1;
-
-  async readMutatingWebhookConfiguration({ name }: { name: string }): Promise<V1MutatingWebhookConfiguration> {
-    return this.read(this.mutating, name);
-  }
-
-  async readValidatingWebhookConfiguration({ name }: { name: string }): Promise<V1ValidatingWebhookConfiguration> {
-    return this.read(this.validating, name);
-  }
-
-  async patchMutatingWebhookConfiguration({ name, body }: { name: string; body: JsonPatchOperation[] }): Promise<V1MutatingWebhookConfiguration> {
-    return this.patch('Mutating', this.mutating, name, body);
-  }
-
-  async patchValidatingWebhookConfiguration({ name, body }: { name: string; body: JsonPatchOperation[] }): Promise<V1ValidatingWebhookConfiguration> {
-    return this.patch('Validating', this.validating, name, body);
-  }
-
-  put<T extends Configuration>(map: Map<string, T>, name: string, caBundles: (string | undefined)[]): void {
-    map.set(name, {
-      metadata: { name, resourceVersion: String(this.version++) },
-      webhooks: caBundles.map((caBundle, i) => ({
-        name: `w${i}.kaos.tech`,
-        clientConfig: { service: { name: 'kaos-webhook', namespace: 'kaos-system' }, ...(caBundle === undefined ? {} : { caBundle }) },
-        admissionReviewVersions: ['v1'],
-        sideEffects: 'None',
-      })),
-    } as T);
-  }
-
-  private read<T extends Configuration>(map: Map<string, T>, name: string): T {
-    const found = map.get(name);
-    if (found === undefined) throw apiError(404, 'NotFound');
-    return structuredClone(found);
-  }
-
-  private patch<T extends Configuration>(kind: string, map: Map<string, T>, name: string, body: JsonPatchOperation[]): T {
-    const current = map.get(name);
-    if (current === undefined) throw apiError(404, 'NotFound');
-    if (this.raceNextPatches > 0) {
-      this.raceNextPatches--;
-      current.metadata = { ...current.metadata, resourceVersion: String(this.version++) };
-    }
-    this.patches.push({ kind, name, body });
-    try {
-      const patched = jsonpatch.applyPatch(structuredClone(current), body as jsonpatch.Operation[], true, false).newDocument;
-      patched.metadata = { ...patched.metadata, resourceVersion: String(this.version++) };
-      map.set(name, patched);
-      return structuredClone(patched);
-    } catch {
-      throw apiError(422, 'Invalid'); // a failed `test` operation
-    }
-  }
-}
 
 function injector(api: FakeWebhookApi, names: { mutating?: string; validating?: string } = { mutating: 'kaos-mutating', validating: 'kaos-validating' }) {
   return createCaInjector({

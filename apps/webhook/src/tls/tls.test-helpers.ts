@@ -2,7 +2,9 @@
 // timers, and a cert-manager style ECDSA pair (forge cannot make ECDSA certificates).
 import { generateKeyPair } from 'node:crypto';
 import { promisify } from 'node:util';
-import { ApiException, type V1Secret } from '@kubernetes/client-node';
+import { ApiException, type V1MutatingWebhookConfiguration, type V1Secret, type V1ValidatingWebhookConfiguration } from '@kubernetes/client-node';
+import jsonpatch from 'fast-json-patch';
+import type { JsonPatchOperation, WebhookConfigurationsApi } from './ca-injector.js';
 import { generateCa, generateServingCertificate, webhookSubjectAltNames, type KeyAndCertificate, type SubjectAltNames } from './certificates.js';
 import type { Timers } from './cert-manager.js';
 import { SECRET_KEYS, type Issuer, type RotationPolicy } from './rotation.js';
@@ -144,6 +146,70 @@ export class FakeSecretsApi implements SecretsApi {
 
 function encodeData(data: Record<string, string>): Record<string, string> {
   return Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v).toString('base64')]));
+}
+
+type Configuration = V1MutatingWebhookConfiguration | V1ValidatingWebhookConfiguration;
+
+/** Cluster-scoped webhook configurations with JSON patch semantics, `test` included, like the API server. */
+export class FakeWebhookApi implements WebhookConfigurationsApi {
+  readonly mutating = new Map<string, V1MutatingWebhookConfiguration>();
+  readonly validating = new Map<string, V1ValidatingWebhookConfiguration>();
+  readonly patches: { kind: string; name: string; body: JsonPatchOperation[] }[] = [];
+  /** Bumps the resourceVersion before the next N patches, as a concurrent writer would. */
+  raceNextPatches = 0;
+  private version = 1;
+
+  async readMutatingWebhookConfiguration({ name }: { name: string }): Promise<V1MutatingWebhookConfiguration> {
+    return this.read(this.mutating, name);
+  }
+
+  async readValidatingWebhookConfiguration({ name }: { name: string }): Promise<V1ValidatingWebhookConfiguration> {
+    return this.read(this.validating, name);
+  }
+
+  async patchMutatingWebhookConfiguration({ name, body }: { name: string; body: JsonPatchOperation[] }): Promise<V1MutatingWebhookConfiguration> {
+    return this.patch('Mutating', this.mutating, name, body);
+  }
+
+  async patchValidatingWebhookConfiguration({ name, body }: { name: string; body: JsonPatchOperation[] }): Promise<V1ValidatingWebhookConfiguration> {
+    return this.patch('Validating', this.validating, name, body);
+  }
+
+  put<T extends Configuration>(map: Map<string, T>, name: string, caBundles: (string | undefined)[]): void {
+    map.set(name, {
+      metadata: { name, resourceVersion: String(this.version++) },
+      webhooks: caBundles.map((caBundle, i) => ({
+        name: `w${i}.kaos.tech`,
+        clientConfig: { service: { name: 'kaos-webhook', namespace: 'kaos-system' }, ...(caBundle === undefined ? {} : { caBundle }) },
+        admissionReviewVersions: ['v1'],
+        sideEffects: 'None',
+      })),
+    } as T);
+  }
+
+  private read<T extends Configuration>(map: Map<string, T>, name: string): T {
+    const found = map.get(name);
+    if (found === undefined) throw apiError(404, 'NotFound');
+    return structuredClone(found);
+  }
+
+  private patch<T extends Configuration>(kind: string, map: Map<string, T>, name: string, body: JsonPatchOperation[]): T {
+    const current = map.get(name);
+    if (current === undefined) throw apiError(404, 'NotFound');
+    if (this.raceNextPatches > 0) {
+      this.raceNextPatches--;
+      current.metadata = { ...current.metadata, resourceVersion: String(this.version++) };
+    }
+    this.patches.push({ kind, name, body });
+    try {
+      const patched = jsonpatch.applyPatch(structuredClone(current), body as jsonpatch.Operation[], true, false).newDocument;
+      patched.metadata = { ...patched.metadata, resourceVersion: String(this.version++) };
+      map.set(name, patched);
+      return structuredClone(patched);
+    } catch {
+      throw apiError(422, 'Invalid'); // a failed `test` operation
+    }
+  }
 }
 
 /** Timers driven by the test: nothing fires until advance(). */
