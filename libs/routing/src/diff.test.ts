@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import type { HTTPRoute } from '@kaos/api-types';
-import { routeDifferences, routeNeedsUpdate, strayRouteFields } from './diff.js';
+import { routeDifferences, routeNeedsUpdate, sameJson, strayRouteFields } from './diff.js';
 import { agent, enabledConfig } from './fixtures.test-helpers.js';
 import { desiredRoute } from './route.js';
 
@@ -62,6 +62,18 @@ describe('routeNeedsUpdate sees', () => {
     ['a lost owner reference', (r) => delete r.metadata.ownerReferences, ['metadata.ownerReferences']],
     ['an owner reference to another uid', (r) => (r.metadata.ownerReferences![0]!.uid = 'old'), ['metadata.ownerReferences']],
     ['an owner reference that is not the controller', (r) => (r.metadata.ownerReferences![0]!.controller = false), ['metadata.ownerReferences']],
+    // Hand edits that only add a key inside what we apply: parentRefs and rules are atomic lists, so
+    // one forced apply reverts them; a lenient "live holds what we want" compare never did.
+    ['a sectionName on our parentRef', (r) => (r.spec.parentRefs![0]!.sectionName = 'https'), ['spec.parentRefs']],
+    ['a port on our parentRef', (r) => (r.spec.parentRefs![0]!.port = 443), ['spec.parentRefs']],
+    ['a header match beside our path', (r) => (rule(r).matches![0]!.headers = [{ name: 'x-user', value: 'me' }]), ['spec.rules']],
+    ['a method match beside our path', (r) => (rule(r).matches![0]!.method = 'GET'), ['spec.rules']],
+    ['a hostname rewrite beside our path rewrite', (r) => (rule(r).filters![0]!.urlRewrite!.hostname = 'evil.example.com'), ['spec.rules']],
+    ['a backend request timeout beside ours', (r) => (rule(r).timeouts = { request: '120s', backendRequest: '5s' }), ['spec.rules']],
+    ['filters on our backend', (r) => (rule(r).backendRefs![0]!.filters = [{ type: 'RequestHeaderModifier' }]), ['spec.rules']],
+    ['a rule name', (r) => Object.assign(rule(r), { name: 'mine' }), ['spec.rules']],
+    ['session persistence', (r) => Object.assign(rule(r), { sessionPersistence: { sessionName: 's' } }), ['spec.rules']],
+    ['a changed weight', (r) => (rule(r).backendRefs![0]!.weight = 2), ['spec.rules']],
     ['a scalar where an object belongs', (r) => (rule(r).timeouts = 'soon' as never), ['spec.rules']],
     ['an object where a list belongs', (r) => (r.spec.parentRefs = {} as never), ['spec.parentRefs']],
     ['a list where an object belongs', (r) => (rule(r).timeouts = [] as never), ['spec.rules']],
@@ -94,5 +106,23 @@ describe('strayRouteFields', () => {
 
   it('a live route without a spec has none', () => {
     expect(strayRouteFields(desired, { ...desired, spec: undefined as never })).toEqual([]);
+  });
+});
+
+describe('sameJson', () => {
+  it.each<[string, unknown, unknown, boolean]>([
+    ['equal scalars', 'a', 'a', true],
+    ['different scalars', 1, '1', false],
+    ['keys in another order', { a: 1, b: 2 }, { b: 2, a: 1 }, true],
+    ['a key set to undefined as absent', { a: 1, b: undefined }, { a: 1 }, true],
+    ['an extra key on the right', { a: 1 }, { a: 1, b: 2 }, false],
+    ['an extra key on the left', { a: 1, b: 2 }, { a: 1 }, false],
+    ['null against an empty object', null, {}, false],
+    ['lists of other lengths', [1], [1, 2], false],
+    ['a list against an object', [], {}, false],
+    ['nested equal values', { a: [{ b: { c: 1 } }] }, { a: [{ b: { c: 1 } }] }, true],
+  ])('%s', (_name, a, b, same) => {
+    expect(sameJson(a, b)).toBe(same);
+    expect(sameJson(b, a)).toBe(same);
   });
 });

@@ -35,24 +35,33 @@ function normalizedSpec(route: HTTPRoute): HTTPRoute['spec'] {
 }
 
 /**
- * Whether `live` holds everything `desired` says: objects may carry extra keys (defaults of newer
- * Gateway API versions, other writers' additions), arrays must match element by element.
+ * Whether two JSON values are equal, treating a key whose value is undefined as absent. Exact, not
+ * "live holds what we want": `spec.parentRefs` and `spec.rules` are atomic lists in the HTTPRoute
+ * CRD (no x-kubernetes-list-type), so a forced apply replaces them whole, and any key another writer
+ * added inside them (a `sectionName`, a `urlRewrite.hostname`, a `timeouts.backendRequest`, a
+ * header match) is drift one apply removes. The only values the API server adds inside what we
+ * send are the defaults normalizedSpec spells out.
  */
-function covers(desired: unknown, live: unknown): boolean {
-  if (Array.isArray(desired)) {
-    return Array.isArray(live) && live.length === desired.length && desired.every((item, index) => covers(item, live[index]));
+export function sameJson(a: unknown, b: unknown): boolean {
+  if (Array.isArray(a) || Array.isArray(b)) {
+    return Array.isArray(a) && Array.isArray(b) && a.length === b.length && a.every((item, index) => sameJson(item, b[index]));
   }
-  if (typeof desired === 'object' && desired !== null) {
-    if (typeof live !== 'object' || live === null || Array.isArray(live)) return false;
-    return Object.entries(desired).every(([key, value]) => value === undefined || covers(value, (live as Record<string, unknown>)[key]));
+  if (typeof a === 'object' && a !== null && typeof b === 'object' && b !== null) {
+    const defined = (object: object) => Object.entries(object).filter(([, value]) => value !== undefined);
+    const left = defined(a);
+    const right = new Map(defined(b));
+    return left.length === right.size && left.every(([key, value]) => right.has(key) && sameJson(value, right.get(key)));
   }
-  return desired === live;
+  return a === b;
 }
 
 /**
  * What differs between the route we want and the route in the cluster, as field paths; empty when
- * no write is needed. Ignores API-server defaults and what others add (status, foreign labels and
- * annotations, fields newer Gateway API versions default), so the controller never loops.
+ * no write is needed. Ignores API-server defaults and what others add outside what we write
+ * (status, foreign labels, annotations and owner references). Inside `spec.parentRefs` and
+ * `spec.rules` the comparison is exact (see sameJson): every hand edit there is drift, and one
+ * forced apply reverts it. `spec.hostnames`, which we never set, is drift when present
+ * (strayRouteFields); other spec fields a newer Gateway API may add are left alone.
  */
 export function routeDifferences(desired: HTTPRoute, live: HTTPRoute): string[] {
   const differences: string[] = [];
@@ -70,7 +79,7 @@ export function routeDifferences(desired: HTTPRoute, live: HTTPRoute): string[] 
   const strays = new Set(strayRouteFields(desired, live));
   for (const key of new Set([...Object.keys(desiredSpec), ...UNOWNED_SPEC_FIELDS])) {
     const want = desiredSpec[key];
-    if (want === undefined ? strays.has(`spec.${key}`) : !covers(want, liveSpec[key])) differences.push(`spec.${key}`);
+    if (want === undefined ? strays.has(`spec.${key}`) : !sameJson(want, liveSpec[key])) differences.push(`spec.${key}`);
   }
   return differences;
 }

@@ -1,7 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
 import type { HTTPRoute, KaosResource, OwnerReference } from '@kaos/api-types';
 import { agent, enabledConfig, mcpServer } from './fixtures.test-helpers.js';
-import { routeOwnership, type RouteOwnership } from './ownership.js';
+import { routeOwnership, routeResourceName, type RouteOwnership } from './ownership.js';
+import { routeName } from './naming.js';
 import { desiredRoute } from './route.js';
 
 const ours = desiredRoute(agent(), enabledConfig)!;
@@ -46,5 +47,26 @@ describe('routeOwnership', () => {
     const ownership = routeOwnership(live, resource);
     expect(ownership.decision).toBe(decision);
     if (reason) expect(ownership).toMatchObject({ reason: expect.stringContaining(reason) });
+  });
+});
+
+describe('routeResourceName', () => {
+  it.each<[string, ReturnType<typeof routeResourceName>]>([
+    ['agent-a', { kind: 'Agent', name: 'a' }],
+    ['modelapi-llm', { kind: 'ModelAPI', name: 'llm' }],
+    ['mcp-tools', { kind: 'MCPServer', name: 'tools' }],
+    ['agent-mcp-x', { kind: 'Agent', name: 'mcp-x' }],
+    ['mcp-agent-x', { kind: 'MCPServer', name: 'agent-x' }],
+    ['agent-', undefined],
+    ['mcpserver-tools', undefined],
+    ['web', undefined],
+  ])('%s', (route, expected) => {
+    expect(routeResourceName(route)).toEqual(expected);
+  });
+
+  it('inverts routeName for every kind', () => {
+    for (const resource of [agent(), mcpServer()]) {
+      expect(routeResourceName(routeName(resource))).toEqual({ kind: resource.kind, name: resource.metadata.name });
+    }
   });
 });

@@ -1,5 +1,5 @@
-import type { HTTPRoute, KaosResource } from '@kaos/api-types';
-import { MANAGED_BY, MANAGED_BY_LABEL, OWNER_KIND_LABEL, OWNER_NAME_LABEL } from './naming.js';
+import type { HTTPRoute, KaosKind, KaosResource } from '@kaos/api-types';
+import { KIND_ROUTING, MANAGED_BY, MANAGED_BY_LABEL, OWNER_KIND_LABEL, OWNER_NAME_LABEL } from './naming.js';
 
 /**
  * What the controller may do with a live HTTPRoute that has the name of a resource's route:
@@ -43,4 +43,19 @@ export function routeOwnership(route: HTTPRoute, resource: KaosResource): RouteO
   }
   if (labelledFor(route, resource)) return { decision: 'manage' };
   return { decision: 'foreign', reason: `it has no controller owner reference to this ${resource.kind} and not our labels` };
+}
+
+/**
+ * The kind and name of the resource whose route has this name (the inverse of routeName), or
+ * undefined when no kind's prefix fits. The prefixes (`agent-`, `modelapi-`, `mcp-`) are not
+ * prefixes of one another, so at most one kind fits. Maps an event of any HTTPRoute — a foreign
+ * one that is not in the controller's label-selected cache, or ours with edited labels — to the
+ * resource to reconcile.
+ */
+export function routeResourceName(route: string): { kind: KaosKind; name: string } | undefined {
+  for (const [kind, routing] of Object.entries(KIND_ROUTING) as Array<[KaosKind, (typeof KIND_ROUTING)[KaosKind]]>) {
+    const prefix = `${routing.routePrefix}-`;
+    if (route.startsWith(prefix) && route.length > prefix.length) return { kind, name: route.slice(prefix.length) };
+  }
+  return undefined;
 }
