@@ -8,7 +8,7 @@ describe('loadControllerConfig', () => {
       healthPort: 8082,
       concurrency: 4,
       resyncSeconds: 600,
-      leaderElection: { enabled: true, namespace: 'kaos-system', leaseName: 'kaos-routing-controller', identity: 'c-1', timing: { leaseDurationSeconds: 15, renewDeadlineMs: 10_000, retryPeriodMs: 2_000 } },
+      leaderElection: { enabled: true, namespace: 'kaos-system', leaseName: 'kaos-routing-controller', identity: expect.stringMatching(/^c-1_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/), timing: { leaseDurationSeconds: 15, renewDeadlineMs: 10_000, retryPeriodMs: 2_000 } },
     });
   });
 

@@ -11,7 +11,7 @@ import {
   type Environment,
   type RoutingConfig,
 } from '@kaos/routing';
-import type { LeaderElectionTiming } from './leader-election.js';
+import { leaderIdentity, type LeaderElectionTiming } from './leader-election.js';
 
 /** Everything the controller process reads from its environment. */
 export interface ControllerConfig {
@@ -30,7 +30,7 @@ export interface ControllerConfig {
     namespace: string;
     /** `LEADER_ELECTION_LEASE_NAME` (kaos-routing-controller). */
     leaseName: string;
-    /** `POD_NAME`, else the host name; must be unique per replica. */
+    /** `<POD_NAME, else the host name>_<uuid>` (client-go's convention): unique per process, even for a restarted pod. */
     identity: string;
     /** `LEASE_DURATION_SECONDS` (15), `RENEW_DEADLINE_SECONDS` (10), `RETRY_PERIOD_SECONDS` (2). */
     timing: LeaderElectionTiming;
@@ -79,7 +79,7 @@ export function loadControllerConfig(env: Environment): ControllerConfig {
       enabled,
       namespace,
       leaseName,
-      identity: envValue(env, 'POD_NAME') ?? `${hostname()}-${process.pid}`,
+      identity: leaderIdentity(envValue(env, 'POD_NAME') ?? hostname()),
       timing: { leaseDurationSeconds, renewDeadlineMs: renewDeadlineSeconds * 1000, retryPeriodMs: retryPeriodSeconds * 1000 },
     },
   };
