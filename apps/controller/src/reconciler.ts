@@ -80,7 +80,7 @@ export interface ReconcilerOptions {
   statusBackoff?: { baseMs: number; maxMs: number; windowMs: number };
 }
 
-/** How long to wait before looking again at something only time can change (CRDs installed, Gateway status). */
+/** How long to wait before looking again at something no watch reports: the Gateway API CRDs being installed. */
 export const RECHECK_AFTER_MS = 30_000;
 
 /**
@@ -104,6 +104,20 @@ export function parseResourceKey(key: string): { kind: KaosKind; namespace: stri
   const [kind, namespace, name, ...rest] = key.split('/');
   if (!isKaosKind(kind) || !namespace || !name || rest.length > 0) return undefined;
   return { kind, namespace, name };
+}
+
+/**
+ * What routeDifferences compares of a route (our labels' values, owner references, spec), as
+ * stable JSON: equal signatures mean a write would meet the same route again.
+ */
+export function routeSignature(route: HTTPRoute): string {
+  const stable = (value: unknown): unknown =>
+    Array.isArray(value)
+      ? value.map(stable)
+      : typeof value === 'object' && value !== null
+        ? Object.fromEntries(Object.keys(value).sort().map((key) => [key, stable((value as Record<string, unknown>)[key])]))
+        : value;
+  return JSON.stringify(stable({ labels: route.metadata.labels, ownerReferences: route.metadata.ownerReferences, spec: route.spec }));
 }
 
 /** The RouteReady reason currently on the resource, to emit an Event only when the state changes. */
@@ -139,6 +153,8 @@ export function createReconciler(cluster: Cluster, config: RoutingConfig, option
   const loggedProblems = new Map<string, string>();
   // Keys whose route name a foreign route holds: a create would only be refused again, so read instead.
   const foreignRouteKeys = new Set<string>();
+  // Keys whose route our last write left still different (see routeSignature): not written again until it changes.
+  const unwritable = new Map<string, string>();
   const fieldsOf = (resource: KaosResource, route: string) => ({ kind: resource.kind, namespace: resource.metadata.namespace, name: resource.metadata.name, route });
   /** A warn line "HTTPRoute not created: <why>", once per resource and reason. */
   function notCreated(key: string, resource: KaosResource, route: string, reason: RouteReason, message: string) {
@@ -233,6 +249,7 @@ export function createReconciler(cluster: Cluster, config: RoutingConfig, option
     if (!resource || resource.metadata.deletionTimestamp) {
       loggedProblems.delete(key);
       foreignRouteKeys.delete(key);
+      unwritable.delete(key);
       return;
     }
 
@@ -243,6 +260,12 @@ export function createReconciler(cluster: Cluster, config: RoutingConfig, option
     let live: HTTPRoute | undefined = cluster.cachedRoute(parsed.namespace, name);
     let created = false;
     try {
+      if (!live && wanted && foreignRouteKeys.has(key)) {
+        // A foreign route held the name: requeued when it changes or goes (the cluster watches
+        // every route's metadata). Gone: create ours now, not after a failed attempt and a backoff.
+        live = await cluster.getRoute(parsed.namespace, name);
+        if (!live) foreignRouteKeys.delete(key);
+      }
       if (!live && wanted && !foreignRouteKeys.has(key)) {
         // Not in the cache: most likely a new route. A create is one call where a read followed by
         // a write would be two, and it fails when any route of that name exists, foreign ones included.
@@ -298,8 +321,12 @@ export function createReconciler(cluster: Cluster, config: RoutingConfig, option
     // The create found a route that was gone again when read: retry with backoff, never apply blind
     // (an apply would create it without the check that it is not someone else's).
     if (!live) throw new Error(`HTTPRoute ${parsed.namespace}/${name} existed when created and was gone when read; retrying`);
-    const differences = created ? [] : routeDifferences(wanted!, live);
+    let differences = created ? [] : routeDifferences(wanted!, live);
     loggedProblems.delete(key);
+    if (differences.length > 0 && unwritable.get(key) === routeSignature(live) + routeSignature(wanted!)) {
+      // Our last write of this desired route left exactly this route, still different: writing again would change nothing.
+      differences = [];
+    }
     if (created) {
       logger.info('HTTPRoute created', fieldsOf(resource, name));
       cluster.event(resource, 'Normal', 'RouteCreated', `HTTPRoute ${name}`);
@@ -310,6 +337,14 @@ export function createReconciler(cluster: Cluster, config: RoutingConfig, option
       try {
         if (differences.some((difference) => !strays.includes(difference))) live = await cluster.applyRoute(wanted!, live.metadata.uid);
         if (strays.length > 0) live = await cluster.removeRouteFields(live, strays);
+        // What the writes could not change (a default of a newer Gateway API inside our rules, a
+        // webhook that puts a field back) must not be written on every reconcile: remember the
+        // route as written, and write again only once it changes.
+        const left = routeDifferences(wanted!, live);
+        if (left.length > 0) {
+          unwritable.set(key, routeSignature(live) + routeSignature(wanted!));
+          logger.warn('HTTPRoute still differs after writing it; not writing it again until it changes', { ...fieldsOf(resource, name), differences: left });
+        } else unwritable.delete(key);
       } catch (error) {
         apiFailed(resource, name, 'updated', error);
         await report(key, resource, blocked(resource, ROUTE_REASONS.APIError, `writing HTTPRoute ${name} failed: ${(error as Error).message}`));
@@ -326,8 +361,8 @@ export function createReconciler(cluster: Cluster, config: RoutingConfig, option
 
     const gateway = await cluster.getGateway();
     const status = gatewayStatus({ resource, config, route: live, gateway, previous: resource.status?.gateway?.conditions, now: now() });
-    const held = await report(key, resource, status);
-    // Until the Gateway has spoken about this route, look again (its status does not touch the resource).
-    return sooner(held, status.accepted ? undefined : { requeueAfterMs: RECHECK_AFTER_MS });
+    // No timed look again while the route is not Accepted: the Gateway's verdict is written on the
+    // route's status, which the route informer delivers (an update requeues this resource).
+    return report(key, resource, status);
   };
 }
