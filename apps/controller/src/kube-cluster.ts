@@ -6,12 +6,15 @@ import {
   CoreV1Api,
   CustomObjectsApi,
   KubernetesObjectApi,
+  Observable,
   PatchStrategy,
   setHeaderOptions,
   type Informer,
   type KubeConfig,
   type KubernetesObject,
   type ObjectCache,
+  type RequestContext,
+  type ResponseContext,
 } from '@kubernetes/client-node';
 import {
   GATEWAY_API_GROUP,
@@ -327,22 +330,36 @@ export function createKubeCluster(kubeConfig: KubeConfig, config: RoutingConfig,
   let gatewayRead: Promise<Gateway | undefined> | undefined;
 
   const leasePath = (namespace: string, name: string) => ({ group: 'coordination.k8s.io', version: 'v1', namespace, plural: 'leases', name });
+  /** Per-request options that abort the request when `signal` aborts (the leader's renew deadline). */
+  const abortOn = (signal: AbortSignal | undefined) =>
+    signal && {
+      middleware: [
+        {
+          pre: (context: RequestContext) => {
+            context.setSignal(signal);
+            return new Observable(Promise.resolve(context));
+          },
+          post: (response: ResponseContext) => new Observable(Promise.resolve(response)),
+        },
+      ],
+      middlewareMergeStrategy: 'append' as const,
+    };
   /** The leader-election Lease, read and written as plain JSON (MicroTime stays a string). */
   const leaseStore = (namespace: string, name: string): LeaseStore => ({
-    async read() {
+    async read(signal) {
       try {
-        const lease = (await custom.getNamespacedCustomObject(leasePath(namespace, name))) as { spec?: LeaseSpec; metadata: { resourceVersion: string } };
+        const lease = (await custom.getNamespacedCustomObject(leasePath(namespace, name), abortOn(signal))) as { spec?: LeaseSpec; metadata: { resourceVersion: string } };
         return { spec: lease.spec ?? {}, resourceVersion: lease.metadata.resourceVersion };
       } catch (error) {
         if (status(error) === 404) return undefined;
         throw error;
       }
     },
-    async create(spec) {
-      await custom.createNamespacedCustomObject({ ...leasePath(namespace, name), body: { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name, namespace }, spec } });
+    async create(spec, signal) {
+      await custom.createNamespacedCustomObject({ ...leasePath(namespace, name), body: { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name, namespace }, spec } }, abortOn(signal));
     },
-    async write(spec, resourceVersion) {
-      await custom.replaceNamespacedCustomObject({ ...leasePath(namespace, name), body: { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name, namespace, resourceVersion }, spec } });
+    async write(spec, resourceVersion, signal) {
+      await custom.replaceNamespacedCustomObject({ ...leasePath(namespace, name), body: { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name, namespace, resourceVersion }, spec } }, abortOn(signal));
     },
   });
 
