@@ -27,6 +27,7 @@ export function jestConfig(projectDir, { coverageLines, ...overrides } = {}) {
     moduleNameMapper: {
       '^@kaos/api-types$': join(workspaceRoot, 'libs/api-types/src/index.ts'),
       '^@kaos/routing$': join(workspaceRoot, 'libs/routing/src/index.ts'),
+      '^@kaos/kube-runtime$': join(workspaceRoot, 'libs/kube-runtime/src/index.ts'),
       '^(\\.{1,2}/.*)\\.js$': '$1',
     },
     coverageDirectory: join(workspaceRoot, 'coverage', projectRoot.slice(workspaceRoot.length + 1)),

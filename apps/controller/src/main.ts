@@ -2,6 +2,7 @@
 // election, the reconciler, and the ops endpoints. Decisions live in libs/routing and reconciler.ts.
 import { createServer } from 'node:http';
 import { KubeConfig } from '@kubernetes/client-node';
+import { createLogger } from '@kaos/kube-runtime';
 import { ConfigError } from '@kaos/routing';
 import express from 'express';
 import { loadControllerConfig } from './config.js';
@@ -9,12 +10,11 @@ import { reuseConnections } from './connections.js';
 import { watchCrdCompatibility } from './crd-compat-watch.js';
 import { createKubeCluster } from './kube-cluster.js';
 import { startLeaderElection } from './leader-election.js';
-import { createLogger } from './logger.js';
 import { createMetrics, instrumentReconcile } from './metrics.js';
 import { WorkQueue } from './queue.js';
 import { createReconciler } from './reconciler.js';
 
-const logger = createLogger();
+const logger = createLogger({ component: 'controller' });
 
 try {
   const config = loadControllerConfig(process.env);

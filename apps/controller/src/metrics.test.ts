@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { silentLogger } from './logger.js';
+import { silentLogger } from '@kaos/kube-runtime';
 import { createMetrics, instrumentReconcile } from './metrics.js';
 
 /** One sample's value from the registry, or undefined when the series does not exist. */

@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { Logger } from './logger.js';
+import type { Logger } from '@kaos/kube-runtime';
 import type { ReconcileResult } from './queue.js';
 
 /** Why a supervised watch was restarted: it failed, or it was quiet for longer than the watchdog allows. */

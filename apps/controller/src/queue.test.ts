@@ -110,7 +110,7 @@ describe('WorkQueue', () => {
         attempts++;
         if (attempts <= 6) throw new Error('API down');
       },
-      { concurrency: 1, baseDelayMs: 100, maxDelayMs: 1_000, timers: clock.timers, random: () => 0.5 },
+      { concurrency: 1, baseDelayMs: 100, maxDelayMs: 1_000, timers: clock.timers, random: () => 0 },
     );
     queue.add('k');
     const delays: number[] = [];
@@ -128,11 +128,14 @@ describe('WorkQueue', () => {
   });
 
   it.each([
-    [0, 75],
-    [0.999, 125],
-  ])('jitters the delay within ±25%% (random %d → %d ms)', (random, delay) => {
+    [1, 0, 100],
+    [1, 0.5, 113],
+    [1, 0.999, 125],
+    [3, 0.5, 450],
+    [9, 0.999, 1_250],
+  ])('adds up to 25%% jitter to the delay (failure %d, random %d → %d ms)', (failures, random, delay) => {
     const queue = new WorkQueue(async () => {}, { concurrency: 1, baseDelayMs: 100, maxDelayMs: 1_000, random: () => random });
-    expect(queue.backoffMs(1)).toBe(delay);
+    expect(queue.backoffMs(failures)).toBe(delay);
   });
 
   it('requeues after the delay a reconcile asks for, and an earlier add replaces it', async () => {

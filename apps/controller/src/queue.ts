@@ -1,3 +1,5 @@
+import { exponentialBackoffMs } from '@kaos/kube-runtime';
+
 /** Clock and timers the queue uses; tests inject fakes so nothing waits on real time. */
 export interface QueueTimers {
   now(): number;
@@ -14,6 +16,9 @@ const systemTimers: QueueTimers = {
   },
   clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
 };
+
+/** Jitter factor of retry delays: keys that failed together (an API outage) retry spread over 25 %. */
+const QUEUE_JITTER = 0.25;
 
 /** Options of a WorkQueue. */
 export interface WorkQueueOptions {
@@ -98,10 +103,12 @@ export class WorkQueue {
     return this.failures.get(key) ?? 0;
   }
 
-  /** The retry delay after the n-th consecutive failure: exponential, capped, with ±25 % jitter. */
+  /**
+   * The retry delay after the n-th consecutive failure: base·2^(n-1) capped at the maximum
+   * (client-go's ItemExponentialFailureRateLimiter), plus up to 25 % jitter (wait.Jitter).
+   */
   backoffMs(failures: number): number {
-    const exponential = Math.min(this.options.maxDelayMs, this.options.baseDelayMs * 2 ** Math.max(0, failures - 1));
-    return Math.round(exponential * (0.75 + this.random() / 2));
+    return exponentialBackoffMs(failures, { baseMs: this.options.baseDelayMs, maxMs: this.options.maxDelayMs, jitter: QUEUE_JITTER }, this.random);
   }
 
   /** Resolves when nothing is waiting or running (delayed retries may remain). */

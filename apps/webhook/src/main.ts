@@ -3,13 +3,13 @@
 // connects and stops things.
 import type { Server as HttpsServer } from 'node:https';
 import { ResourceValidator } from '@kaos/api-types';
+import { createLogger, type Logger } from '@kaos/kube-runtime';
 import { ConfigError } from '@kaos/routing';
 import { createAdmissionHandler } from './admission-handler.js';
 import { loadWebhookConfig, type WebhookConfig } from './config.js';
 import { loadKubeCredentials } from './kube-credentials.js';
 import { restSecretWatchApi, restSecretsApi, restWebhookConfigurationsApi } from './kube-rest.js';
 import { DEFAULT_IDLE_CLOSE_MS, trackConnections, type ConnectionTracker } from './drain.js';
-import { createLogger, type Logger } from './logger.js';
 import { createMetrics, type WebhookMetrics } from './metrics.js';
 import { createOpsApp, createOpsServer, createWebhookServer, listen, reloadCertificate, shutdown } from './server.js';
 import { createCaInjector } from './tls/ca-injector.js';
@@ -148,7 +148,7 @@ async function run(config: WebhookConfig, logger: Logger, metrics: WebhookMetric
   });
 }
 
-const logger = createLogger();
+const logger = createLogger({ component: 'webhook' });
 try {
   const config = loadWebhookConfig(process.env);
   await run(config, logger, createMetrics());

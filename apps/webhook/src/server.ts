@@ -4,7 +4,7 @@ import { createServer as createHttpServer, type IncomingMessage, type Server, ty
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
-import type { Logger } from './logger.js';
+import type { Logger } from '@kaos/kube-runtime';
 import { tlsServerOptions } from './tls/server-options.js';
 import type { TlsMaterial } from './tls/rotation.js';
 import type { WebhookMetrics } from './metrics.js';
