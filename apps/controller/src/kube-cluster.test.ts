@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import type { KaosResource } from '@kaos/api-types';
-import { removalPatch, routeGoneHandler } from './kube-cluster.js';
+import { MANAGED_ROUTE_SELECTOR } from '@kaos/routing';
+import { FOREIGN_ROUTE_SELECTOR, removalPatch, routeEventKeys, routeGoneHandler, routeIdentity } from './kube-cluster.js';
 
 const route = { metadata: { name: 'agent-a', namespace: 'prod', labels: { 'kaos.tools/owner-kind': 'Agent', 'kaos.tools/owner-name': 'a' } } };
 const agent = (deleting = false): KaosResource => ({
@@ -37,5 +38,34 @@ describe('removalPatch', () => {
 
   it('nests several paths under one object', () => {
     expect(removalPatch('u', ['spec.hostnames', 'spec.extra', 'metadata.annotations'])).toEqual({ metadata: { uid: 'u', annotations: null }, spec: { hostnames: null, extra: null } });
+  });
+});
+
+describe('routeEventKeys', () => {
+  const exists = (...present: string[]) => (kind: string, namespace: string, name: string) => present.includes(`${kind}/${namespace}/${name}`);
+  it.each<[string, { name: string; labels?: Record<string, string> }, string[], string[]]>([
+    ['our route: its owner labels', { name: 'agent-a', labels: route.metadata.labels }, ['Agent/prod/a'], ['Agent/prod/a']],
+    ['our route whose owner label was edited: the resource its name belongs to as well', { name: 'agent-a', labels: { 'kaos.tools/owner-kind': 'Agent', 'kaos.tools/owner-name': 'b' } }, ['Agent/prod/a'], ['Agent/prod/b', 'Agent/prod/a']],
+    ['a foreign route with the name of an existing resource\'s route', { name: 'mcp-tools' }, ['MCPServer/prod/tools'], ['MCPServer/prod/tools']],
+    ['a foreign route whose name fits no existing resource', { name: 'mcp-tools' }, [], []],
+    ['a route of another application', { name: 'web', labels: { app: 'web' } }, ['Agent/prod/web'], []],
+  ])('%s', (_name, metadata, present, keys) => {
+    expect(routeEventKeys({ metadata: { namespace: 'prod', ...metadata } }, exists(...present))).toEqual(keys);
+  });
+});
+
+describe('the foreign-route watch', () => {
+  it('selects exactly the routes the managed-route watch does not', () => {
+    expect(MANAGED_ROUTE_SELECTOR).toBe('app.kubernetes.io/managed-by=kaos-routing');
+    expect(FOREIGN_ROUTE_SELECTOR).toBe('app.kubernetes.io/managed-by!=kaos-routing');
+  });
+
+  it('keeps only which route it is', () => {
+    const full = {
+      apiVersion: 'meta.k8s.io/v1',
+      kind: 'PartialObjectMetadata',
+      metadata: { name: 'agent-a', namespace: 'prod', uid: 'u', resourceVersion: '7', labels: { app: 'x' }, annotations: { a: 'b' }, managedFields: [{ manager: 'm' }], ownerReferences: [] },
+    };
+    expect(routeIdentity(full)).toEqual({ apiVersion: 'meta.k8s.io/v1', kind: 'PartialObjectMetadata', metadata: { name: 'agent-a', namespace: 'prod', uid: 'u', resourceVersion: '7' } });
   });
 });

@@ -1,6 +1,7 @@
 // The Cluster the reconciler needs, on @kubernetes/client-node: list+watch caches of the three
-// kinds and of our HTTPRoutes (informers, restarted with backoff when they fail), server-side
-// apply with one field manager, and status writes that touch only status.gateway.
+// kinds, of our HTTPRoutes and of the other HTTPRoutes' metadata (informers, restarted with backoff
+// when they fail), server-side apply with one field manager, and status writes that touch only
+// status.gateway.
 import {
   ApiException,
   CoreV1Api,
@@ -28,7 +29,7 @@ import {
   type KaosKind,
   type KaosResource,
 } from '@kaos/api-types';
-import { FIELD_MANAGER, MANAGED_ROUTE_SELECTOR, OWNER_KIND_LABEL, OWNER_NAME_LABEL, type RoutingConfig } from '@kaos/routing';
+import { FIELD_MANAGER, MANAGED_BY, MANAGED_BY_LABEL, MANAGED_ROUTE_SELECTOR, OWNER_KIND_LABEL, OWNER_NAME_LABEL, routeResourceName, type RoutingConfig } from '@kaos/routing';
 import type { LeaseSpec, LeaseStore } from './leader-election.js';
 import type { Logger } from './logger.js';
 import type { WatchRestartReason } from './metrics.js';
@@ -41,6 +42,47 @@ const slimResource = (object: KubernetesObject) => slimForCache(object, ['gatewa
 /** A route's status is the Gateway's verdict (`parents`), mirrored onto the resource: all of it stays. */
 const slimRoute = (object: KubernetesObject) => slimForCache(object, 'all');
 const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+
+/**
+ * Every HTTPRoute not labelled as ours: the complement of MANAGED_ROUTE_SELECTOR (`!=` also matches
+ * routes without the label), so each route is in exactly one of the two route watches.
+ */
+export const FOREIGN_ROUTE_SELECTOR = `${MANAGED_BY_LABEL}!=${MANAGED_BY}`;
+/** Metadata only, as controller-runtime's metadata-only watches ask for it: a list, and each watch event. */
+export const METADATA_LIST_ACCEPT = 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1';
+export const METADATA_WATCH_ACCEPT = 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1';
+
+/** Of a route not ours, all the cache keeps: which route it is (the resource it blocks follows from the name). */
+export function routeIdentity(object: KubernetesObject): KubernetesObject {
+  const { name, namespace, uid, resourceVersion } = object.metadata ?? {};
+  return { apiVersion: object.apiVersion, kind: object.kind, metadata: { name, namespace, uid, resourceVersion } };
+}
+
+/** The kubeconfig with one more header on every request made with it (a Watch takes its headers from here). */
+function withAcceptHeader(kubeConfig: KubeConfig, accept: string): KubeConfig {
+  const config = Object.create(kubeConfig) as KubeConfig;
+  config.applySecurityAuthentication = async (context) => {
+    await kubeConfig.applySecurityAuthentication(context);
+    context.setHeaderParam('Accept', accept);
+  };
+  return config;
+}
+
+/**
+ * The resources an event of a route concerns, as queue keys: the one its name belongs to (routeName
+ * inverted) when that resource exists, and, for our routes, the one its owner labels name. The
+ * name maps a foreign route's release (or an edit of our labels) to the resource it blocked.
+ */
+export function routeEventKeys(route: KubernetesObject, exists: (kind: KaosKind, namespace: string, name: string) => boolean): string[] {
+  const namespace = route.metadata?.namespace ?? '';
+  const keys = new Set<string>();
+  const kind = route.metadata?.labels?.[OWNER_KIND_LABEL];
+  const name = route.metadata?.labels?.[OWNER_NAME_LABEL];
+  if (isKaosKind(kind) && name) keys.add(resourceKey(kind, namespace, name));
+  const named = routeResourceName(route.metadata?.name ?? '');
+  if (named && exists(named.kind, namespace, named.name)) keys.add(resourceKey(named.kind, namespace, named.name));
+  return [...keys];
+}
 
 /**
  * Custom objects arrive as plain JSON (timestamps are strings), which our types describe; client-node
@@ -259,14 +301,42 @@ export function createKubeCluster(kubeConfig: KubeConfig, config: RoutingConfig,
     slimRoute,
     MANAGED_ROUTE_SELECTOR,
   );
-  const onRoute = (route: KubernetesObject) => {
-    const kind = route.metadata?.labels?.[OWNER_KIND_LABEL] as KaosKind | undefined;
-    const name = route.metadata?.labels?.[OWNER_NAME_LABEL];
-    if (kind && name) enqueue(resourceKey(kind, route.metadata?.namespace ?? '', name));
-  };
+  const resourceExists = (kind: KaosKind, namespace: string, name: string) => resourceInformers.get(kind)?.get(name, namespace) !== undefined;
+  const onRoute = (route: KubernetesObject) => routeEventKeys(route, resourceExists).forEach(enqueue);
+  // An update is also how the Gateway's verdict (status.parents) arrives: no timer looks again.
   routeInformer.on('update', onRoute);
   routeInformer.on('delete', routeGoneHandler((kind, namespace, name) => typed<KaosResource>(resourceInformers.get(kind)?.get(name, namespace)), logger, enqueue));
   supervisors.push(supervise('httproutes', routeInformer, logger, { resync: resyncAll, restarted: restarted('httproutes') }, { ...DEFAULT_SUPERVISION, optional: true }));
+
+  // Every other HTTPRoute, metadata only (name, namespace, uid, resourceVersion kept): a foreign
+  // route with one of our names blocks a resource, and its deletion must requeue that resource at
+  // once, not at the next resync. One metadata-only watch instead of a full one (no spec or status
+  // of routes we never read is sent or kept) or one watch per blocked name (a connection each).
+  const foreignRouteInformer = makeSlimInformer(
+    withAcceptHeader(kubeConfig, METADATA_WATCH_ACCEPT),
+    `/apis/${GATEWAY_API_GROUP}/${GATEWAY_VERSION}/httproutes`,
+    (continueToken, limit) =>
+      custom.listClusterCustomObject(
+        { group: GATEWAY_API_GROUP, version: GATEWAY_VERSION, plural: 'httproutes', labelSelector: FOREIGN_ROUTE_SELECTOR, limit, _continue: continueToken },
+        setHeaderOptions('Accept', METADATA_LIST_ACCEPT),
+      ) as Promise<RawList>,
+    routeIdentity,
+    FOREIGN_ROUTE_SELECTOR,
+  );
+  const onForeignRoute = (route: KubernetesObject) => {
+    const named = routeResourceName(route.metadata?.name ?? '');
+    const namespace = route.metadata?.namespace ?? '';
+    if (named && resourceExists(named.kind, namespace, named.name)) enqueue(resourceKey(named.kind, namespace, named.name));
+  };
+  // Added: a route with one of our names appeared (ours not created yet, or the KAOS operator's);
+  // updated: its owner references or labels may make it ours to adopt; deleted: the name is free.
+  foreignRouteInformer.on('add', onForeignRoute);
+  foreignRouteInformer.on('update', onForeignRoute);
+  foreignRouteInformer.on('delete', onForeignRoute);
+  // After a restart the relist reports deletions missed meanwhile; requeue the resources the remaining ones block.
+  supervisors.push(
+    supervise('httproutes-metadata', foreignRouteInformer, logger, { resync: () => foreignRouteInformer.list().forEach(onForeignRoute), restarted: restarted('httproutes-metadata') }, { ...DEFAULT_SUPERVISION, optional: true }),
+  );
 
   // The shared Gateway's address is in every status.gateway.url: watch that one Gateway (by name,
   // so RBAC can stay limited to it) and requeue everything when its addresses or listeners change.
