@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { silentLogger } from '../logger.js';
-import { WebhookConfigurationNotFoundError, caBundlePatch, createCaInjector } from './ca-injector.js';
+import { StaleBundleError, WebhookConfigurationNotFoundError, caBundlePatch, createCaInjector } from './ca-injector.js';
 import { FakeWebhookApi, apiError } from './tls.test-helpers.js';
 
 const BUNDLE = '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n';
@@ -99,6 +99,38 @@ describe('createCaInjector', () => {
       throw apiError(403, 'Forbidden');
     };
     await expect(injector(api, { mutating: 'kaos-mutating' }).inject(BUNDLE)).rejects.toMatchObject({ code: 403 });
+  });
+
+  it('confirms the bundle with its source after reading each configuration, and only when it has something to write', async () => {
+    const api = new FakeWebhookApi();
+    api.put(api.mutating, 'kaos-mutating', [BUNDLE_B64]);
+    api.put(api.validating, 'kaos-validating', [undefined]);
+    const calls: string[] = [];
+    const read = api.readValidatingWebhookConfiguration.bind(api);
+    api.readValidatingWebhookConfiguration = async (params) => {
+      calls.push('read');
+      return read(params);
+    };
+    const patch = api.patchValidatingWebhookConfiguration.bind(api);
+    api.patchValidatingWebhookConfiguration = async (params) => {
+      calls.push('patch');
+      return patch(params);
+    };
+    const stillCurrent = async (): Promise<boolean> => {
+      calls.push('stillCurrent');
+      return true;
+    };
+    expect(await injector(api).inject(BUNDLE, { stillCurrent })).toEqual({ changed: true, patched: ['ValidatingWebhookConfiguration/kaos-validating'] });
+    // The mutating one already matched: no check, no patch.
+    expect(calls).toEqual(['read', 'stillCurrent', 'patch']);
+  });
+
+  it('writes nothing when the source no longer holds the bundle', async () => {
+    const api = new FakeWebhookApi();
+    api.put(api.mutating, 'kaos-mutating', ['b2xk']);
+    api.put(api.validating, 'kaos-validating', ['b2xk']);
+    await expect(injector(api).inject(BUNDLE, { stillCurrent: async () => false })).rejects.toThrow(StaleBundleError);
+    expect(api.patches).toEqual([]);
   });
 
   it('does nothing without configured names', async () => {

@@ -2,6 +2,9 @@
 // ValidatingWebhookConfiguration, so the API server trusts the serving certificate. Reads first and
 // patches only webhooks whose bundle differs; every patch starts with a `test` of the
 // resourceVersion, so an index never points at a webhook that a concurrent `helm upgrade` moved.
+// With a `stillCurrent` check (ADR 0017), the bundle is confirmed against its source (the Secret)
+// after the configuration was read and before it is patched: since the patch only applies to the
+// configuration as read, a bundle older than the Secret can never overwrite a newer one.
 import type { V1MutatingWebhookConfiguration, V1ValidatingWebhookConfiguration } from '@kubernetes/client-node';
 import type { Logger } from '../logger.js';
 import { apiStatus } from './kubernetes-errors.js';
@@ -35,14 +38,32 @@ export interface InjectionResult {
   readonly patched: readonly string[];
 }
 
+/** Per-call options of inject. */
+export interface InjectOptions {
+  /**
+   * Re-reads the bundle's source and tells whether this bundle is still the one it holds. Called
+   * after a configuration was read and before it is patched (never when nothing is to be written);
+   * false aborts the injection with a StaleBundleError and nothing written.
+   */
+  readonly stillCurrent?: () => Promise<boolean>;
+}
+
 /** Keeps the webhook configurations' caBundle equal to the given PEM bundle. */
 export interface CaInjector {
-  inject(caBundlePem: string): Promise<InjectionResult>;
+  inject(caBundlePem: string, options?: InjectOptions): Promise<InjectionResult>;
 }
 
 /** A webhook configuration we were told to patch does not exist (yet): a deployment error the caller retries. */
 export class WebhookConfigurationNotFoundError extends Error {
   override readonly name = 'WebhookConfigurationNotFoundError';
+}
+
+/**
+ * The bundle to inject is no longer the one its source holds (another replica rotated the CA since
+ * it was read): nothing was written by this call; the caller re-reads the source and injects that.
+ */
+export class StaleBundleError extends Error {
+  override readonly name = 'StaleBundleError';
 }
 
 /** One RFC 6902 operation. */
@@ -91,7 +112,7 @@ export function createCaInjector(options: CaInjectorOptions): CaInjector {
     });
   }
 
-  async function injectInto(target: (typeof targets)[number], caBundleBase64: string): Promise<boolean> {
+  async function injectInto(target: (typeof targets)[number], caBundleBase64: string, injectOptions: InjectOptions): Promise<boolean> {
     for (let attempt = 1; attempt <= maxAttempts; attempt++) {
       let configuration: Configuration;
       try {
@@ -106,6 +127,11 @@ export function createCaInjector(options: CaInjectorOptions): CaInjector {
       }
       const patch = caBundlePatch(configuration, caBundleBase64);
       if (patch.length === 0) return false;
+      // Confirmed after the read the patch is tested against: if another replica rotated and injected
+      // since, either this check sees its Secret or the resourceVersion test sees its patch.
+      if (injectOptions.stillCurrent !== undefined && !(await injectOptions.stillCurrent())) {
+        throw new StaleBundleError(`not injecting into ${target.kind} "${target.name}": the certificate Secret changed since this bundle was read`);
+      }
       try {
         await target.patch(patch);
         logger.info('injected CA bundle', { kind: target.kind, name: target.name, webhooks: patch.length - 1 });
@@ -121,11 +147,11 @@ export function createCaInjector(options: CaInjectorOptions): CaInjector {
   }
 
   return {
-    async inject(caBundlePem) {
+    async inject(caBundlePem, injectOptions = {}) {
       const caBundleBase64 = Buffer.from(caBundlePem, 'utf8').toString('base64');
       const patched: string[] = [];
       for (const target of targets) {
-        if (await injectInto(target, caBundleBase64)) patched.push(`${target.kind}/${target.name}`);
+        if (await injectInto(target, caBundleBase64, injectOptions)) patched.push(`${target.kind}/${target.name}`);
       }
       return { changed: patched.length > 0, patched };
     },

@@ -9,11 +9,11 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../logger.js';
 import type { CaInjector } from './ca-injector.js';
-import { WebhookConfigurationNotFoundError } from './ca-injector.js';
-import type { SubjectAltNames } from './certificates.js';
+import { StaleBundleError, WebhookConfigurationNotFoundError } from './ca-injector.js';
+import { splitPemCertificates, type SubjectAltNames } from './certificates.js';
 import { describeError } from './kubernetes-errors.js';
 import { SECRET_KEYS, tlsMaterialFromSecretData, type TlsMaterial } from './rotation.js';
-import type { SecretStore } from './secret-store.js';
+import type { EnsureResult, SecretStore } from './secret-store.js';
 
 /** The clock and timers the manager uses; tests inject a fake to never wait on real time. */
 export interface Timers {
@@ -104,6 +104,8 @@ export const DEFAULT_BACKOFF: BackoffPolicy = { initialMs: 1000, maxMs: 5 * 60 *
 const MIN_DELAY_MS = 1000;
 const MAX_TIMER_MS = 2 ** 31 - 1; // setTimeout fires at once beyond this
 const WATCH_DEBOUNCE_MS = 200;
+/** Secret reads per check when another replica keeps rotating between our read and our injection. */
+const MAX_BUNDLE_READS = 5;
 
 /** Delay before retry number `attempt` (1-based): exponential, capped, with ±50% jitter so replicas spread out. */
 export function backoffDelayMs(attempt: number, policy: BackoffPolicy, random: () => number): number {
@@ -183,14 +185,14 @@ export function startCertificateManager(options: CertificateManagerOptions): Cer
     return next;
   }
 
-  async function injectBundle(bundle: string | undefined): Promise<unknown> {
+  async function injectBundle(bundle: string | undefined, stillCurrent?: (bundle: string) => Promise<boolean>): Promise<unknown> {
     if (injector === undefined) return undefined;
     if (bundle === undefined) {
       caBundleInjected = false;
       return new Error(`no CA certificate to inject (${SECRET_KEYS.caCert} is missing)`);
     }
     try {
-      await injector.inject(bundle);
+      await injector.inject(bundle, stillCurrent === undefined ? {} : { stillCurrent: () => stillCurrent(bundle) });
       caBundleInjected = true;
       return undefined;
     } catch (error) {
@@ -218,10 +220,21 @@ export function startCertificateManager(options: CertificateManagerOptions): Cer
 
   async function generateCycle(opts: GenerateModeOptions, force: 'leaf' | 'ca' | undefined): Promise<number> {
     const retain = served?.caCert === undefined ? [] : [{ certificatePem: served.caCert, until: served.notAfter }];
-    const result = await opts.store.ensure(opts.sans, { ...(force === undefined ? {} : { force }), retain });
+    // The bundle injected is the one the Secret holds when the configuration is written (ADR 0017):
+    // confirmed by a fresh read after the configuration's read; when another replica rotated in
+    // between, the Secret is read again and its bundle injected instead.
+    const stillCurrent = async (bundle: string): Promise<boolean> => sameBundle(await opts.store.currentBundle(), bundle);
+    let result: EnsureResult;
+    let injectionError: unknown;
+    for (let reads = 1; ; reads++) {
+      // A forced rotation applies once: a later read adopts what is there by then.
+      result = await opts.store.ensure(opts.sans, { ...(force === undefined || reads > 1 ? {} : { force }), retain });
+      // The bundle goes out before the certificate: the API server must trust a new CA before we present it.
+      injectionError = await injectBundle(result.material.caBundle, stillCurrent);
+      if (!(injectionError instanceof StaleBundleError) || reads >= MAX_BUNDLE_READS) break;
+      log.info('the certificate Secret changed while injecting its CA bundle; injecting the current one', { reads });
+    }
     const { material } = result;
-    // The bundle goes out before the certificate: the API server must trust a new CA before we present it.
-    const injectionError = await injectBundle(material.caBundle);
     if (served === undefined || material.fingerprint !== served.fingerprint) {
       if (served !== undefined && material.caFingerprint !== served.caFingerprint) {
         if (injectionError !== undefined) {
@@ -318,6 +331,11 @@ export function startCertificateManager(options: CertificateManagerOptions): Cer
       rejectReady(new Error('certificate manager stopped before a certificate was loaded'));
     },
   };
+}
+
+/** Same certificates in the same order, whatever the PEM whitespace. */
+function sameBundle(a: string | undefined, b: string): boolean {
+  return a !== undefined && splitPemCertificates(a).join('') === splitPemCertificates(b).join('');
 }
 
 async function readOptional(path: string): Promise<string | undefined> {

@@ -1,5 +1,13 @@
 // Public surface of the webhook's TLS management, for main.ts and the HTTPS server.
-export { WebhookConfigurationNotFoundError, createCaInjector, type CaInjector, type CaInjectorOptions, type WebhookConfigurationsApi } from './ca-injector.js';
+export {
+  StaleBundleError,
+  WebhookConfigurationNotFoundError,
+  createCaInjector,
+  type CaInjector,
+  type CaInjectorOptions,
+  type InjectOptions,
+  type WebhookConfigurationsApi,
+} from './ca-injector.js';
 export {
   DEFAULT_CHECK_INTERVAL_MS,
   DEFAULT_POLL_INTERVAL_MS,

@@ -9,6 +9,7 @@ import type { Logger } from '../logger.js';
 import { normalizeSans, type SubjectAltNames } from './certificates.js';
 import { apiStatus } from './kubernetes-errors.js';
 import {
+  SECRET_KEYS,
   decideRotation,
   nextRenewalAt,
   renderSecretData,
@@ -59,6 +60,11 @@ export interface EnsureResult {
 /** Reads and, when needed, rotates the certificate Secret. */
 export interface SecretStore {
   ensure(sans: SubjectAltNames, options?: EnsureOptions): Promise<EnsureResult>;
+  /**
+   * The CA bundle the Secret holds now (a fresh, quorum read; undefined when the Secret is gone), in
+   * the form `EnsureResult.material.caBundle` has: what the injector confirms before writing.
+   */
+  currentBundle(): Promise<string | undefined>;
 }
 
 const MANAGED_BY = 'kaos-routing-webhook';
@@ -154,6 +160,13 @@ export function createSecretStore(options: SecretStoreOptions): SecretStore {
         logger.info('another replica updated the certificate Secret first; re-reading it', { ...fields, attempt });
       }
       throw new Error(`certificate Secret ${fields.secret} kept changing under us; gave up after ${maxAttempts} attempts`);
+    },
+
+    async currentBundle() {
+      const secret = await read();
+      if (secret === undefined) return undefined;
+      const data = decode(secret.data);
+      return data[SECRET_KEYS.caBundle] ?? data[SECRET_KEYS.caCert];
     },
   };
 
