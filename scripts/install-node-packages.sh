@@ -2,9 +2,10 @@
 # Installs the Debian packages the local node and the image build need (see docs/helm.md,
 # "Production mode on a local node"): containerd and runc run the pods, the CNI plugins wire them
 # to a bridge, iptables/conntrack serve kube-proxy, buildah/debootstrap/skopeo/umoci build images
-# without a daemon or a registry. Does nothing when all are present; needs root and apt.
+# without a daemon or a registry; faketime (libfaketime) runs a controller replica with its clock
+# offset in e2e/src/leader-election.e2e.test.ts. Does nothing when all are present; needs root and apt.
 set -euo pipefail
-packages=(containerd runc containernetworking-plugins iptables nftables conntrack iproute2 buildah debootstrap skopeo umoci)
+packages=(containerd runc containernetworking-plugins iptables nftables conntrack iproute2 buildah debootstrap skopeo umoci faketime)
 missing=()
 for pkg in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
