@@ -477,6 +477,9 @@ export function createKubeCluster(kubeConfig: KubeConfig, config: RoutingConfig,
       return gatewayRead;
     },
     async createRoute(route) {
+      // A route of that name not labelled as ours is known from the metadata watch: the create would
+      // be refused, so it is not sent (a stale cache only makes the reconcile read and retry).
+      if (foreignRouteInformer.get(route.metadata.name!, route.metadata.namespace)) return undefined;
       onWrite('create');
       try {
         return typed<HTTPRoute>(await objects.create(route as unknown as KubernetesObject, undefined, undefined, FIELD_MANAGER));
