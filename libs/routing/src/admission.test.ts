@@ -359,7 +359,17 @@ describe('mutate UPDATE of an object being deleted', () => {
     expect(mutate(req, enabledConfig)).toEqual({ response: { uid: 'uid-1', allowed: true } });
   });
 
-  it('still defaults an UPDATE of an object that is not being deleted', () => {
-    expect(applyResponse(agent(), mutate(request(agent(), { operation: 'UPDATE', oldObject: agent() }), enabledConfig))).toMatchObject({ spec: { gatewayRoute: { timeout: '120s' } } });
+  it('still defaults an UPDATE that changes the spec of an object that is not being deleted', () => {
+    const edited = agent({ spec: { config: { description: 'new' } } });
+    expect(applyResponse(edited, mutate(request(edited, { operation: 'UPDATE', oldObject: agent() }), enabledConfig))).toMatchObject({ spec: { gatewayRoute: { timeout: '120s' } } });
+  });
+
+  // A default would make a label change a spec change, which the API server validates in full: an
+  // upstream ModelAPI in mode Proxy without proxyConfig could then not even be labelled (review).
+  it.each<[string, AdmissionRequest]>([
+    ['a label added', request(modelAPI({ metadata: { labels: { team: 'a' } }, spec: { proxyConfig: undefined } }), { operation: 'UPDATE', oldObject: modelAPI({ spec: { proxyConfig: undefined } }) })],
+    ['a finalizer removed', request(agent(), { operation: 'UPDATE', oldObject: agent({ metadata: { finalizers: ['example.com/hold'] } }) })],
+  ])('adds no default timeout on a metadata-only UPDATE: %s', (_name, req) => {
+    expect(mutate(req, enabledConfig)).toEqual({ response: { uid: 'uid-1', allowed: true } });
   });
 });

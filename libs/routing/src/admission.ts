@@ -18,7 +18,7 @@ import type { RoutingConfig } from './config.js';
 import { isGatewayDuration, parseGatewayDuration } from './duration.js';
 import { KIND_ROUTING } from './naming.js';
 import { routeProblems } from './problems.js';
-import { isBeingDeleted, parseFieldPath, problemNode, ratchetProblems, ratchetedWarning, type PathSegment, type RatchetResult, type SchemaNode } from './ratchet.js';
+import { isBeingDeleted, parseFieldPath, valuesEqual, problemNode, ratchetProblems, ratchetedWarning, type PathSegment, type RatchetResult, type SchemaNode } from './ratchet.js';
 
 /** What the webhook decides for one HTTP request: a review response, or a 400 with the reason. */
 export type AdmissionOutcome = { response: AdmissionResponse } | { badRequest: string };
@@ -85,15 +85,23 @@ function isDeletionUpdate(request: AdmissionRequest): boolean {
   return request.operation === 'UPDATE' && (isBeingDeleted(request.object) || isBeingDeleted(request.oldObject));
 }
 
+/** Whether an UPDATE leaves `spec` as it was (labels, annotations, finalizers, owner references only). */
+function isMetadataOnlyUpdate(request: AdmissionRequest): boolean {
+  if (request.operation !== 'UPDATE' || !isObject(request.object) || !isObject(request.oldObject)) return false;
+  return valuesEqual(request.object.spec, request.oldObject.spec);
+}
+
 /**
  * Mutating admission: defaults the route timeout of KAOS resources on CREATE and UPDATE, except
- * on objects being deleted (their updates remove finalizers; see ADR 0012).
+ * on objects being deleted (their updates remove finalizers) and on metadata-only updates: a
+ * default there would turn a label or finalizer change into a spec change, which the API server
+ * then validates in full (its ratcheting excuses only unchanged values) — see ADR 0012.
  */
 export function mutate(request: AdmissionRequest, config: RoutingConfig): AdmissionOutcome {
   if (!isKaosRequest(request)) return unknownKind(request);
   const response: AdmissionResponse = { uid: request.uid, allowed: true };
   if (request.operation !== 'CREATE' && request.operation !== 'UPDATE') return { response };
-  if (request.subResource || isDeletionUpdate(request)) return { response };
+  if (request.subResource || isDeletionUpdate(request) || isMetadataOnlyUpdate(request)) return { response };
   const patch = timeoutDefaultPatch(request.object, config);
   if (patch.length === 0) return { response };
   return { response: { ...response, patchType: 'JSONPatch', patch: Buffer.from(JSON.stringify(patch)).toString('base64') } };
