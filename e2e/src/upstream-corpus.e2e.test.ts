@@ -139,11 +139,21 @@ const applyStatus = (entry: CorpusEntry, namespace: string, status: KubeObject) 
     { apiVersion: 'kaos.tools/v1alpha1', kind: entry.kind, metadata: { name: entry.name }, status },
   );
 
-/** An object without `spec` for each kind: upstream's CRDs store it, ours refuse it. */
+/** Per kind, an object with a six-digit timeout: upstream's pattern allows it, our CRD's CEL rule (Gateway API duration) does not. */
+const PROBE_SPECS: Record<string, Record<string, unknown>> = {
+  Agent: { modelAPI: 'm', model: 'x' },
+  ModelAPI: { mode: 'Hosted', hostedConfig: { model: 'x' } },
+  MCPServer: { runtime: 'r' },
+};
 const ourSchemaServed = async (): Promise<boolean> => {
-  for (const kind of ['Agent', 'ModelAPI', 'MCPServer']) {
-    const probe = await kubectlWithManifest(plane!, ['create', '--dry-run=server', '-n', corpusNamespace], { apiVersion: 'kaos.tools/v1alpha1', kind, metadata: { name: 'probe' } });
-    if (probe.code === 0 || !probe.stderr.includes('spec: Required value')) return false;
+  for (const [kind, spec] of Object.entries(PROBE_SPECS)) {
+    const probe = await kubectlWithManifest(plane!, ['create', '--dry-run=server', '-n', corpusNamespace], {
+      apiVersion: 'kaos.tools/v1alpha1',
+      kind,
+      metadata: { name: 'probe' },
+      spec: { ...spec, gatewayRoute: { timeout: '100000s' } },
+    });
+    if (probe.code === 0 || !probe.stderr.includes('must be a Gateway API duration')) return false;
   }
   return true;
 };

@@ -36,20 +36,23 @@ export const KAOS_CATEGORY = 'kaos';
 /**
  * Turns a TypeBox resource schema into a structural OpenAPI v3 schema a CRD accepts: embedded
  * Kubernetes types expanded from the vendored definitions, metadata left to the API server,
- * apiVersion/kind as plain strings, and only `spec` required.
+ * apiVersion/kind as plain strings. Nothing is required at the top, as upstream KAOS has it: the API
+ * server cannot ratchet an error on the root (every metadata change changes it), so an object stored
+ * without `spec` could never be updated again, not even to remove a finalizer. The webhook refuses a
+ * missing spec on CREATE.
  */
 export function openApiSchema(schema: unknown): SchemaNode {
   const plain = orderSchemaKeys(embedKubernetesTypes(JSON.parse(JSON.stringify(schema)), KUBERNETES_DEFINITIONS)) as SchemaNode;
+  const { required: _required, ...root } = plain;
   const properties = plain.properties as Record<string, SchemaNode>;
   return {
-    ...plain,
+    ...root,
     properties: {
       ...properties,
       apiVersion: { type: 'string', description: 'APIVersion defines the versioned schema of this representation of an object.' },
       kind: { type: 'string', description: 'Kind is a string value representing the REST resource this object represents.' },
       metadata: { type: 'object' },
     },
-    required: ['spec'],
   };
 }
 

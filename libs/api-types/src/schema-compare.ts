@@ -11,6 +11,17 @@ export interface FieldShape {
   listMapKeys?: string;
   mapType?: string;
   preserveUnknownFields?: boolean;
+  minLength?: number;
+  maxLength?: number;
+  minimum?: number;
+  maximum?: number;
+  minItems?: number;
+  maxItems?: number;
+  minProperties?: number;
+  maxProperties?: number;
+  nullable?: boolean;
+  /** The CEL rules (`x-kubernetes-validations`), as JSON. */
+  validations?: string;
 }
 
 /** A difference between two CRD schemas at one field path (`.spec.podSpec.containers[].name`). */
@@ -41,6 +52,16 @@ function shapeOf(node: SchemaNode): FieldShape {
     listMapKeys: json(node['x-kubernetes-list-map-keys']),
     mapType: node['x-kubernetes-map-type'] as string | undefined,
     preserveUnknownFields: node['x-kubernetes-preserve-unknown-fields'] === true ? true : undefined,
+    minLength: node.minLength as number | undefined,
+    maxLength: node.maxLength as number | undefined,
+    minimum: node.minimum as number | undefined,
+    maximum: node.maximum as number | undefined,
+    minItems: node.minItems as number | undefined,
+    maxItems: node.maxItems as number | undefined,
+    minProperties: node.minProperties as number | undefined,
+    maxProperties: node.maxProperties as number | undefined,
+    nullable: node.nullable === true ? true : undefined,
+    validations: json(node['x-kubernetes-validations']),
   };
   return Object.fromEntries(Object.entries(shape).filter(([, value]) => value !== undefined)) as unknown as FieldShape;
 }
@@ -70,6 +91,16 @@ const COMPARED_ASPECTS: readonly (keyof FieldShape)[] = [
   'listMapKeys',
   'mapType',
   'preserveUnknownFields',
+  'minLength',
+  'maxLength',
+  'minimum',
+  'maximum',
+  'minItems',
+  'maxItems',
+  'minProperties',
+  'maxProperties',
+  'nullable',
+  'validations',
 ];
 
 /** Every field-level difference between an upstream CRD schema and ours, in path order. */

@@ -10,6 +10,9 @@ import { parse } from 'yaml';
 import { customResourceDefinition } from './crd.js';
 import { KIND_DEFINITIONS } from './kinds.js';
 import { compareSchemas, schemaFields, type FieldDifference } from './schema-compare.js';
+import { TIMEOUT_CEL_RULE } from './schemas/common.js';
+import { GATEWAY_DURATION_MAX_LENGTH } from './schemas/kubernetes.js';
+import { MODEL_API_SPEC_RULES } from './schemas/resources.js';
 
 const upstreamDirectory = join(dirname(fileURLToPath(import.meta.url)), '../upstream/kaos');
 
@@ -22,7 +25,13 @@ function upstreamCrd(plural: string): Node {
 
 /** Where ours deliberately differs from upstream, for every kind. */
 const DELIBERATE_DIFFERENCES: readonly (FieldDifference & { why: string })[] = [
-  { path: '', aspect: 'required', ours: '["spec"]', why: 'an object without spec cannot be routed or run; refused up front' },
+  { path: '.spec.gatewayRoute.timeout', aspect: 'maxLength', ours: GATEWAY_DURATION_MAX_LENGTH, why: 'bounds the CEL rule\'s cost, as the API server requires; no Gateway API duration is longer' },
+  {
+    path: '.spec.gatewayRoute.timeout',
+    aspect: 'validations',
+    ours: JSON.stringify([TIMEOUT_CEL_RULE]),
+    why: 'the Gateway API duration, with a readable message (replaces upstream\'s pattern, below)',
+  },
   {
     path: '.spec.gatewayRoute.timeout',
     aspect: 'pattern',
@@ -33,6 +42,9 @@ const DELIBERATE_DIFFERENCES: readonly (FieldDifference & { why: string })[] = [
 
 /** Where ours differs for one kind only. */
 const KIND_DIFFERENCES: Record<string, readonly (FieldDifference & { why: string })[]> = {
+  ModelAPI: [
+    { path: '.spec', aspect: 'validations', ours: JSON.stringify(MODEL_API_SPEC_RULES), why: 'mode Proxy needs proxyConfig and Hosted needs hostedConfig; the KAOS operator cannot run either without' },
+  ],
   Agent: [
     {
       path: '.spec',
@@ -53,7 +65,7 @@ describe.each(KIND_DEFINITIONS.map((definition) => [definition.kind, definition]
   const upstreamVersion = upstream.spec.versions[0];
   const ourVersion = ours.spec.versions[0];
 
-  it('has every upstream field with the same type, format, enum, required, default, pattern, list and map type', () => {
+  it('has every upstream field with the same type, format, enum, required, default, pattern, bounds, CEL rules, list and map type', () => {
     const differences = compareSchemas(upstreamVersion.schema.openAPIV3Schema, ourVersion.schema.openAPIV3Schema);
     const unexplained = differences.filter(
       (difference) =>
@@ -105,6 +117,13 @@ describe('compareSchemas', () => {
       [{ path: '.a', aspect: 'enum', upstream: '["A","B"]', ours: '["A"]' }],
     ],
     ['another required list', object({}, { required: ['a', 'b'] }), object({}, { required: ['b'] }), [{ path: '', aspect: 'required', upstream: '["a","b"]', ours: '["b"]' }]],
+    ['a stricter bound', object({ s: { type: 'string' } }), object({ s: { type: 'string', maxLength: 8 } }), [{ path: '.s', aspect: 'maxLength', ours: 8 }]],
+    [
+      'a CEL rule only ours has',
+      object({ s: { type: 'string' } }),
+      object({ s: { type: 'string', 'x-kubernetes-validations': [{ rule: 'self != ""' }] } }),
+      [{ path: '.s', aspect: 'validations', ours: '[{"rule":"self != \\"\\""}]' }],
+    ],
     ['the same required list in another order', object({}, { required: ['a', 'b'] }), object({}, { required: ['b', 'a'] }), []],
     [
       'an int-or-string that became a string',
