@@ -4,9 +4,10 @@ import { fieldPathFromPointer, type FieldProblem } from '@kaos/api-types';
 // UPDATE, a problem is allowed when the value it is about is unchanged from the old object. How
 // "unchanged" is decided follows apiextensions-apiserver (validation/ratcheting.go and
 // k8s.io/apiserver/pkg/cel/common/equality.go): old and new values are correlated field by field,
-// list items by their map keys (x-kubernetes-list-type: map), by index (no list type), or not at
-// all (set, atomic: the list counts as one value), and compared with a deep equality that uses the
-// same correlation.
+// list items by their map keys (x-kubernetes-list-type: map) or not at all (set, atomic: the list
+// counts as one value), and compared with a deep equality that uses the same correlation. One
+// deliberate difference: items of lists without a list type are correlated by index here, where
+// kube treats such lists as atomic (ADR 0012, "Where we differ").
 
 /** One step of a path into an object: a property name or a list index. */
 export type PathSegment = string | number;
