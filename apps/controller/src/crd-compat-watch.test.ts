@@ -3,7 +3,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from '@jest/globals';
 import type { KubernetesObject } from '@kubernetes/client-node';
-import { CRD_FIX_COMMAND, crdCompatibility, crdRequirements, type CrdCompatibility } from '@kaos/routing';
+import { CRD_FIX_COMMAND, CRD_FIX_COMMAND_FROM_REPOSITORY, crdCompatibility, crdRequirements, type CrdCompatibility } from '@kaos/routing';
 import { Registry } from 'prom-client';
 import { parse } from 'yaml';
 import { CrdCompatibilityTracker, summarizeCrd, type CrdReference } from './crd-compat-watch.js';
@@ -45,7 +45,7 @@ describe('CrdCompatibilityTracker', () => {
     expect(logs).toEqual([
       {
         level: 'error',
-        message: expect.stringMatching(/^CustomResourceDefinition agents\.kaos\.tools lacks what KAOS routing needs \[status\.gateway; printer columns Route, URL, Timeout, Age.*Fix: kubectl apply --server-side --force-conflicts -f charts\/kaos-operator\/crds\/$/),
+        message: expect.stringMatching(/^CustomResourceDefinition agents\.kaos\.tools lacks what KAOS routing needs \[status\.gateway; printer columns Route, URL, Timeout, Age.*Fix: kubectl apply --server-side --force-conflicts -f charts\/kaos-operator\/crds\/ \(chart from a repository: helm show crds .* -f -\)$/),
         meta: { crd: 'agents.kaos.tools', missing: upstreamReport.missing, fix: CRD_FIX_COMMAND },
       },
     ]);
@@ -123,7 +123,7 @@ describe('CrdCompatibilityTracker', () => {
     const { tracker, drain, events, requeues } = setup();
     tracker.lead();
     tracker.observe(crdCompatibility(undefined, agentRequirements));
-    expect(drain()).toEqual([`error: CustomResourceDefinition agents.kaos.tools is not installed: the agents cannot be listed or routed. Fix: ${CRD_FIX_COMMAND}`]);
+    expect(drain()).toEqual([`error: CustomResourceDefinition agents.kaos.tools is not installed: the agents cannot be listed or routed. Fix: ${CRD_FIX_COMMAND} (chart from a repository: ${CRD_FIX_COMMAND_FROM_REPOSITORY})`]);
     expect(tracker.readiness().crds[0]).toEqual({ name: 'agents.kaos.tools', state: 'missing', missing: ['CustomResourceDefinition agents.kaos.tools'] });
     expect(tracker.readiness().status).toBe('incompatible');
     tracker.observe(fixedReport, 'uid-2');

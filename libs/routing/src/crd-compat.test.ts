@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from '@jest/globals';
 import { crdFileName, KIND_DEFINITIONS, kindDefinition, type KaosKind } from '@kaos/api-types';
 import { parse } from 'yaml';
-import { CRD_FIX_COMMAND, crdCompatibility, crdConsequences, crdIncompatibilityMessage, crdRequirements, crdRequirementsOf, type CrdCompatibility } from './crd-compat.js';
+import { CRD_FIX_COMMAND, CRD_FIX_COMMAND_FROM_REPOSITORY, crdCompatibility, crdConsequences, crdIncompatibilityMessage, crdRequirements, crdRequirementsOf, type CrdCompatibility } from './crd-compat.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** Upstream KAOS's CRDs (commit 43f4851), what a cluster that runs KAOS has installed. */
@@ -141,7 +141,8 @@ describe('consequences and message', () => {
     expect(crdIncompatibilityMessage(crdCompatibility(upstream('MCPServer'), crdRequirements('MCPServer')))).toBe(
       'CustomResourceDefinition mcpservers.kaos.tools lacks what KAOS routing needs [status.gateway; printer columns Route, URL, Timeout, Age; category kaos]: ' +
         'the API server prunes status.gateway (routes are created, but resources show no URL or route state); the route columns are missing from `kubectl get`; ' +
-        'some short names or `kubectl get kaos` do not work. Fix: kubectl apply --server-side --force-conflicts -f charts/kaos-operator/crds/',
+        'some short names or `kubectl get kaos` do not work. Fix: kubectl apply --server-side --force-conflicts -f charts/kaos-operator/crds/ ' +
+        '(chart from a repository: helm show crds <repo>/kaos-operator --version <version> | kubectl apply --server-side --force-conflicts -f -)',
     );
   });
 
@@ -151,7 +152,7 @@ describe('consequences and message', () => {
   });
 
   it('a CRD that is not installed', () => {
-    expect(crdIncompatibilityMessage(crdCompatibility(undefined, crdRequirements('Agent')))).toBe(`CustomResourceDefinition agents.kaos.tools is not installed: the agents cannot be listed or routed. Fix: ${CRD_FIX_COMMAND}`);
+    expect(crdIncompatibilityMessage(crdCompatibility(undefined, crdRequirements('Agent')))).toBe(`CustomResourceDefinition agents.kaos.tools is not installed: the agents cannot be listed or routed. Fix: ${CRD_FIX_COMMAND} (chart from a repository: ${CRD_FIX_COMMAND_FROM_REPOSITORY})`);
   });
 
   it('the fix is server-side (the CRDs exceed the 256 KiB last-applied annotation) and takes the fields over', () => {

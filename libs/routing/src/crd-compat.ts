@@ -11,9 +11,12 @@ import { customResourceDefinition, KAOS_VERSION, kindDefinition, type KaosKind }
  * `helm pull --untar`). Server-side, because the CRDs are larger than the 256 KiB a client-side
  * apply's last-applied annotation may hold; with --force-conflicts, because the fields belong to
  * whoever installed them first (Helm, `kubectl create`) and server-side apply would refuse to take
- * them over. `helm show crds` cannot feed it: it concatenates the files without `---` separators.
+ * them over.
  */
 export const CRD_FIX_COMMAND = 'kubectl apply --server-side --force-conflicts -f charts/kaos-operator/crds/';
+
+/** The same fix for a chart installed from a repository, not unpacked (each CRD file starts with `---`). */
+export const CRD_FIX_COMMAND_FROM_REPOSITORY = 'helm show crds <repo>/kaos-operator --version <version> | kubectl apply --server-side --force-conflicts -f -';
 
 /** The fields the routing itself depends on; listed first, and named in the consequences. */
 export const ROUTING_FIELDS = ['status.gateway', 'spec.gatewayRoute.timeout'] as const;
@@ -197,5 +200,5 @@ export function crdIncompatibilityMessage(report: CrdCompatibility, limit = 6): 
   const shown = entries.slice(0, limit).join('; ');
   const more = entries.length > limit ? ` and ${entries.length - limit} more` : '';
   const what = report.installed ? `CustomResourceDefinition ${report.crd} lacks what KAOS routing needs [${shown}${more}]` : `CustomResourceDefinition ${report.crd} is not installed`;
-  return `${what}: ${crdConsequences(report).join('; ')}. Fix: ${CRD_FIX_COMMAND}`;
+  return `${what}: ${crdConsequences(report).join('; ')}. Fix: ${CRD_FIX_COMMAND} (chart from a repository: ${CRD_FIX_COMMAND_FROM_REPOSITORY})`;
 }
