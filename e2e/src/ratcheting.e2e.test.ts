@@ -24,6 +24,10 @@ const LOOSE_TIMEOUT_AGENT = 'loose-timeout';
 const LONG_NAME_AGENT = `long-name-${'x'.repeat(48)}`;
 /** Valid, stored without the webhook's timeout default. */
 const PLAIN_MCP = 'plain';
+/** Stored under upstream's CRD, which has no cross-field rules: mode Proxy without proxyConfig, no timeout. */
+const PROXY_WITHOUT_CONFIG = 'proxy-without-config';
+/** Stored under upstream's CRD, which requires nothing at the root: an Agent without spec. */
+const AGENT_WITHOUT_SPEC = 'no-spec';
 const SQUATTER = 'squatter';
 
 let plane: ControlPlane;
@@ -63,6 +67,8 @@ beforeAll(async () => {
   // 1. A cluster that ran upstream KAOS: an Agent with a timeout only upstream's pattern allows.
   await applyCrds(plane, UPSTREAM_CRD_DIR);
   await kubectlOk(plane, ['create'], agent(LOOSE_TIMEOUT_AGENT, { gatewayRoute: { timeout: '100000s' } }));
+  await kubectlOk(plane, ['create'], { apiVersion: 'kaos.tools/v1alpha1', kind: 'ModelAPI', metadata: { name: PROXY_WITHOUT_CONFIG, namespace: NAMESPACE, finalizers: [HOLD] }, spec: { mode: 'Proxy' } });
+  await kubectlOk(plane, ['create'], { apiVersion: 'kaos.tools/v1alpha1', kind: 'Agent', metadata: { name: AGENT_WITHOUT_SPEC, namespace: NAMESPACE, finalizers: [HOLD] } });
 
   // 2. Our CRDs replace upstream's; the API server's own ratcheting keeps the stored timeout updatable.
   await applyCrds(plane, KAOS_CRD_DIR);
@@ -97,6 +103,20 @@ describe('objects stored before the webhook stay manageable', () => {
     const result = await kubectl(['label', kind, name, '-n', namespace, 'team=legacy']);
     expect({ code: result.code, stderr: result.stderr }).toEqual({ code: 0, stderr: expect.stringContaining(problem) });
     expect(result.stderr).toContain(RATCHETED);
+  });
+
+  // Found in review: a timeout default on a label change made it a spec change, which the API server
+  // validates in full (ModelAPI's CEL rule), and a root `required: [spec]` can never be ratcheted.
+  it.each([
+    ['the upstream Proxy ModelAPI without proxyConfig', 'modelapi', PROXY_WITHOUT_CONFIG],
+    ['the upstream Agent without spec', 'agent', AGENT_WITHOUT_SPEC],
+  ])('kubectl label %s: allowed, and nothing is written into its spec', async (_name, kind, name) => {
+    const before = await getJson<{ spec?: unknown }>(plane, ['get', kind, name, '-n', NAMESPACE]);
+    const result = await kubectl(['label', kind, name, '-n', NAMESPACE, 'team=legacy']);
+    expect({ code: result.code, stderr: result.stderr }).toEqual({ code: 0, stderr: expect.any(String) });
+    const after = await getJson<{ spec?: unknown; metadata: { labels?: Record<string, string> } }>(plane, ['get', kind, name, '-n', NAMESPACE]);
+    expect(after?.metadata.labels).toMatchObject({ team: 'legacy' });
+    expect(after?.spec).toEqual(before?.spec);
   });
 
   it.each([
@@ -142,6 +162,8 @@ describe('objects stored before the webhook stay manageable', () => {
     await terminating('agent', LONG_NAME_AGENT, NAMESPACE);
     await terminating('mcpserver', PLAIN_MCP, NAMESPACE);
     await terminating('httproute', SQUATTER, ROUTE_NAMESPACE);
+    await terminating('modelapi', PROXY_WITHOUT_CONFIG, NAMESPACE);
+    await terminating('agent', AGENT_WITHOUT_SPEC, NAMESPACE);
 
     // An update of an object being deleted is neither validated nor defaulted.
     await kubectlOk(plane, ['label', 'mcpserver', PLAIN_MCP, '-n', NAMESPACE, 'phase=leaving']);
@@ -152,9 +174,13 @@ describe('objects stored before the webhook stay manageable', () => {
       ['agent', LONG_NAME_AGENT, NAMESPACE],
       ['mcpserver', PLAIN_MCP, NAMESPACE],
       ['httproute', SQUATTER, ROUTE_NAMESPACE],
+      ['modelapi', PROXY_WITHOUT_CONFIG, NAMESPACE],
+      ['agent', AGENT_WITHOUT_SPEC, NAMESPACE],
     ] as const) {
       const removed = await removeFinalizers(kind, name, namespace);
-      expect({ object: `${kind} ${name}`, code: removed.code, stderr: removed.stderr }).toEqual({ object: `${kind} ${name}`, code: 0, stderr: '' });
+      // Only warnings: the API server's own ratcheting warns about the ModelAPI's unchanged CEL problem.
+      const notWarnings = removed.stderr.split('\n').filter((line) => line !== '' && !line.startsWith('Warning: '));
+      expect({ object: `${kind} ${name}`, code: removed.code, notWarnings }).toEqual({ object: `${kind} ${name}`, code: 0, notWarnings: [] });
     }
     await gone(['namespace', NAMESPACE]);
     await gone(['namespace', ROUTE_NAMESPACE]);
