@@ -69,7 +69,7 @@ export function serviceName(resource: KaosResource): string {
 
 /** Port of the Service KAOS creates for a resource. */
 export function servicePort(resource: KaosResource): number {
-  return resource.kind === 'ModelAPI' && resource.spec.mode === 'Hosted' ? HOSTED_MODEL_API_PORT : SERVICE_PORT;
+  return resource.kind === 'ModelAPI' && resource.spec?.mode === 'Hosted' ? HOSTED_MODEL_API_PORT : SERVICE_PORT;
 }
 
 /** Path prefix of a resource on the Gateway, `/{namespace}/{agent|modelapi|mcp}/{name}`. */

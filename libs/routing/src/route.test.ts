@@ -79,6 +79,13 @@ describe('desiredRoute', () => {
   });
 });
 
+describe('an object stored without spec (upstream KAOS requires none at the root)', () => {
+  it('gets the default route instead of failing every reconcile', () => {
+    const bare = { ...agent(), spec: undefined } as unknown as Parameters<typeof desiredRoute>[0];
+    expect(desiredRoute(bare, enabledConfig)?.spec.rules?.[0]?.timeouts).toEqual({ request: '120s' });
+  });
+});
+
 describe('effectiveTimeout', () => {
   it.each<[string, KaosResource, Partial<typeof enabledConfig.defaultTimeouts>, string]>([
     ['the built-in Agent default', agent(), {}, '120s'],

@@ -21,14 +21,14 @@ export const DISABLED_TIMEOUT = '0s';
  * "timeout disabled", so every implementation reads it the same way.
  */
 export function effectiveTimeout(resource: KaosResource, config: RoutingConfig): string {
-  const timeout = resource.spec.gatewayRoute?.timeout ?? config.defaultTimeouts[resource.kind];
+  const timeout = resource.spec?.gatewayRoute?.timeout ?? config.defaultTimeouts[resource.kind];
   return isZeroDuration(timeout) ? DISABLED_TIMEOUT : timeout;
 }
 
 /** Whether a resource should have an HTTPRoute: routing is on and an Agent has not opted out. */
 export function wantsRoute(resource: KaosResource, config: RoutingConfig): boolean {
   if (!config.gatewayApiEnabled) return false;
-  return !(resource.kind === 'Agent' && resource.spec.agentNetwork?.expose === false);
+  return !(resource.kind === 'Agent' && resource.spec?.agentNetwork?.expose === false);
 }
 
 /**
