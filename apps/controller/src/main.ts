@@ -69,6 +69,7 @@ try {
     ? startLeaderElection({
         store: kube.leaseStore(config.leaderElection.namespace, config.leaderElection.leaseName),
         identity: config.leaderElection.identity,
+        lease: `${config.leaderElection.namespace}/${config.leaderElection.leaseName}`,
         timing: config.leaderElection.timing,
         logger,
         onStartedLeading: lead,
