@@ -13,7 +13,7 @@ import { DEFAULT_IDLE_CLOSE_MS, trackConnections, type ConnectionTracker } from 
 import { createMetrics, type WebhookMetrics } from './metrics.js';
 import { createOpsApp, createOpsServer, createWebhookServer, listen, reloadCertificate, shutdown } from './server.js';
 import { createCaInjector } from './tls/ca-injector.js';
-import { startCertificateManager, type CertificateManager } from './tls/cert-manager.js';
+import { propagationDelayFromEnvironment, startCertificateManager, type CertificateManager } from './tls/cert-manager.js';
 import { webhookSubjectAltNames } from './tls/certificates.js';
 import { DEFAULT_ROTATION_POLICY, type TlsMaterial } from './tls/rotation.js';
 import { createSecretStore } from './tls/secret-store.js';
@@ -54,6 +54,7 @@ async function startCertificates(config: WebhookConfig, logger: Logger, onCertif
       extraIpAddresses: config.extraIpAddresses,
     }),
     ...(injector ? { injector } : {}),
+    ...propagationDelayFromEnvironment(process.env),
     logger,
     onCertificate,
   });

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { silentLogger } from '../logger.js';
 import { WebhookConfigurationNotFoundError, type CaInjector } from './ca-injector.js';
-import { backoffDelayMs, startCertificateManager, systemTimers, type CertificateManager, type CertificateManagerOptions } from './cert-manager.js';
+import { backoffDelayMs, propagationDelayFromEnvironment, startCertificateManager, systemTimers, type CertificateManager, type CertificateManagerOptions } from './cert-manager.js';
 import { splitPemCertificates, type KeyAndCertificate } from './certificates.js';
 import { DEFAULT_ROTATION_POLICY, SECRET_KEYS, type TlsMaterial } from './rotation.js';
 import { createSecretStore } from './secret-store.js';
@@ -129,6 +129,22 @@ describe('backoffDelayMs', () => {
     [1, 0.999, 1499],
   ])('attempt %i with random %f waits %i ms', (attempt, random, expected) => {
     expect(backoffDelayMs(attempt, { initialMs: 1000, maxMs: 300_000 }, () => random)).toBe(expected);
+  });
+});
+
+describe('propagationDelayFromEnvironment', () => {
+  it.each<[string | undefined, { propagationDelayMs?: number }]>([
+    [undefined, {}],
+    ['', {}],
+    ['1', { propagationDelayMs: 1000 }],
+    ['0.5', { propagationDelayMs: 500 }],
+    ['0', { propagationDelayMs: 0 }],
+  ])('%p gives %p', (value, expected) => {
+    expect(propagationDelayFromEnvironment(value === undefined ? {} : { WEBHOOK_CA_PROPAGATION_SECONDS: value })).toEqual(expected);
+  });
+
+  it.each(['-1', 'ten', '10s'])('refuses %p', (value) => {
+    expect(() => propagationDelayFromEnvironment({ WEBHOOK_CA_PROPAGATION_SECONDS: value })).toThrow(/WEBHOOK_CA_PROPAGATION_SECONDS/);
   });
 });
 

@@ -107,6 +107,18 @@ const WATCH_DEBOUNCE_MS = 200;
 /** Secret reads per check when another replica keeps rotating between our read and our injection. */
 const MAX_BUNDLE_READS = 5;
 
+/**
+ * `WEBHOOK_CA_PROPAGATION_SECONDS`, when set: the wait between injecting a new CA and serving its
+ * certificate (default 10 s). A test knob: e2e runs rotate many times against one local API server.
+ */
+export function propagationDelayFromEnvironment(env: Readonly<Record<string, string | undefined>>): { propagationDelayMs?: number } {
+  const raw = env.WEBHOOK_CA_PROPAGATION_SECONDS?.trim();
+  if (raw === undefined || raw === '') return {};
+  const seconds = Number(raw);
+  if (!Number.isFinite(seconds) || seconds < 0) throw new Error(`WEBHOOK_CA_PROPAGATION_SECONDS must be a number of seconds, not "${raw}"`);
+  return { propagationDelayMs: Math.round(seconds * 1000) };
+}
+
 /** Delay before retry number `attempt` (1-based): exponential, capped, with ±50% jitter so replicas spread out. */
 export function backoffDelayMs(attempt: number, policy: BackoffPolicy, random: () => number): number {
   const exponential = Math.min(policy.maxMs, policy.initialMs * 2 ** Math.max(0, attempt - 1));
