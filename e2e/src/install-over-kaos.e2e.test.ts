@@ -9,7 +9,7 @@ import { cp, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { CRD_FIX_COMMAND } from '@kaos/routing';
+import { CRD_FIX_COMMAND, CRD_FIX_COMMAND_FROM_REPOSITORY } from '@kaos/routing';
 import { gatewayApiBundlePath, repoRoot, startControlPlane, type ControlPlane } from './control-plane/index.js';
 import { freePort } from './control-plane/proc.js';
 import { startApp, type AppProcess } from './support/app-process.js';
@@ -105,6 +105,34 @@ const OBJECTS: Array<{ kind: string; name: string; metadata?: Record<string, unk
   },
 ];
 const ROUTES = ['agent-my-agent', 'agent-long-agent', 'modelapi-my-model', 'modelapi-ollama', 'mcp-echo-server'];
+/** Routes upstream's operator made while its gatewayAPI was on: adopted by ours, not recreated. */
+const UPSTREAM_ROUTES = [
+  { kind: 'Agent', name: 'my-agent', route: 'agent-my-agent', segment: 'agent', port: 8000, hostnames: ['agents.example.com'] },
+  { kind: 'ModelAPI', name: 'my-model', route: 'modelapi-my-model', segment: 'modelapi', port: 8000, hostnames: undefined },
+];
+/** The route upstream's operator writes (its Go types, field manager `manager`): a controller reference to the resource, none of our labels. */
+const upstreamRoute = (entry: (typeof UPSTREAM_ROUTES)[number], uid: string) => ({
+  apiVersion: 'gateway.networking.k8s.io/v1',
+  kind: 'HTTPRoute',
+  metadata: {
+    name: entry.route,
+    namespace: NAMESPACE,
+    ownerReferences: [{ apiVersion: 'kaos.tools/v1alpha1', kind: entry.kind, name: entry.name, uid, controller: true, blockOwnerDeletion: true }],
+  },
+  spec: {
+    parentRefs: [{ name: 'kaos-gateway', namespace: 'kaos-system' }],
+    ...(entry.hostnames ? { hostnames: entry.hostnames } : {}),
+    rules: [
+      {
+        matches: [{ path: { type: 'PathPrefix', value: `/${NAMESPACE}/${entry.segment}/${entry.name}` } }],
+        filters: [{ type: 'URLRewrite', urlRewrite: { path: { type: 'ReplacePrefixMatch', replacePrefixMatch: '/' } } }],
+        backendRefs: [{ name: entry.route, port: entry.port }],
+        timeouts: { request: '30s' },
+      },
+    ],
+  },
+});
+const upstreamRouteUids: Record<string, string> = {};
 
 const getObject = (kind: string, name: string) => getJson<Kaos>(plane, ['get', kind.toLowerCase(), name, '-n', NAMESPACE]);
 const allObjects = async () => Promise.all(OBJECTS.map(async ({ kind, name }) => (await getObject(kind, name))!));
@@ -163,11 +191,26 @@ describe('installing the chart on a cluster that runs upstream KAOS', () => {
     }
     before = (await allObjects()).map(owned);
     for (const [index, object] of before.entries()) expect(object.status).toEqual(OBJECTS[index]!.status);
+
+    // Upstream's chart made the Gateway (gatewayAPI.createGateway=true) and its operator the routes
+    // (gatewayAPI.enabled=true), before the user turned its routing off as docs/helm.md says.
+    await kubectlOk(plane, ['apply', '--server-side', '--field-manager=helm'], {
+      apiVersion: 'gateway.networking.k8s.io/v1',
+      kind: 'Gateway',
+      metadata: { name: 'kaos-gateway', namespace: 'kaos-system' },
+      spec: { gatewayClassName: 'e2e-class', listeners: [{ name: 'http', protocol: 'HTTP', port: 80, allowedRoutes: { namespaces: { from: 'All' } } }] },
+    });
+    for (const entry of UPSTREAM_ROUTES) {
+      const owner = before.find((object) => object.kind === entry.kind && object.name === entry.name)!;
+      await kubectlOk(plane, ['apply', '--server-side', '--field-manager=manager'], upstreamRoute(entry, owner.uid));
+      upstreamRouteUids[entry.route] = (await getJson<{ metadata: { uid: string } }>(plane, ['get', 'httproute', entry.route, '-n', NAMESPACE]))!.metadata.uid;
+    }
   });
 
   it(`helm install keeps upstream's CRDs (Helm skips crds/ that exist) and needs a release name other than upstream's`, async () => {
     const versionsBefore = await Promise.all(CRDS.map(async (crd) => (await getJson<{ metadata: { resourceVersion: string } }>(plane, ['get', 'crd', crd]))!.metadata.resourceVersion));
-    const values = { 'gatewayAPI.enabled': true, 'gatewayAPI.createGateway': true, 'gatewayAPI.gatewayClassName': 'e2e-class' };
+    // As docs/helm.md installs it over upstream: routing on, upstream's existing Gateway (no createGateway).
+    const values = { 'gatewayAPI.enabled': true };
     const sameName = await helm(plane, ['install', UPSTREAM_RELEASE, CHART_DIR, '--namespace', 'kaos-system', '--set', 'localMode.enabled=true']);
     expect(sameName.stderr).toContain('cannot re-use a name that is still in use');
     await installLocalRelease(plane, release, values);
@@ -197,7 +240,7 @@ describe('installing the chart on a cluster that runs upstream KAOS', () => {
     for (const line of errors) {
       expect(line.message).toMatch(new RegExp(`^CustomResourceDefinition ${String(line.crd).replaceAll('.', '\\.')} lacks what KAOS routing needs \\[status\\.gateway; printer columns Route, URL, Timeout, Age`));
       expect(line.message).toContain('the API server prunes status.gateway');
-      expect(line.message).toMatch(new RegExp(`Fix: ${CRD_FIX_COMMAND}$`));
+      expect(line.message).toContain(`Fix: ${CRD_FIX_COMMAND} (chart from a repository: ${CRD_FIX_COMMAND_FROM_REPOSITORY})`);
       expect(line).toMatchObject({ fix: CRD_FIX_COMMAND, missing: expect.arrayContaining(['status.gateway', 'printer column Route', 'category kaos']) });
       expect((line.missing as string[])[0]).toBe('status.gateway');
     }
@@ -238,7 +281,19 @@ describe('installing the chart on a cluster that runs upstream KAOS', () => {
     const timeouts = await Promise.all(ROUTES.map(async (name) => (await getJson<{ spec: { rules: Array<{ timeouts?: { request?: string } }> } }>(plane, ['get', 'httproute', name, '-n', NAMESPACE]))!.spec.rules[0]!.timeouts?.request));
     expect(timeouts).toEqual(['120s', '300s', '120s', '120s', '30s']);
     // Every status write has been made once the routes exist; the API server dropped each one.
-    await eventually('a status write per resource', async () => ((await controllerLog()).filter((line) => line.message === 'HTTPRoute created').length >= ROUTES.length ? true : undefined));
+    const written = (line: { message: string }) => line.message === 'HTTPRoute created' || line.message === 'HTTPRoute adopted';
+    await eventually('a status write per resource', async () => ((await controllerLog()).filter(written).length >= ROUTES.length ? true : undefined));
+    // Upstream's routes are adopted in place (same uid), brought to our shape: our labels, no hostnames, our timeout.
+    expect((await controllerLog()).filter((line) => line.message === 'HTTPRoute adopted').map((line) => line.name).sort()).toEqual(UPSTREAM_ROUTES.map((entry) => entry.name).sort());
+    for (const entry of UPSTREAM_ROUTES) {
+      const route = (await getJson<{ metadata: { uid: string; labels: Record<string, string> }; spec: { hostnames?: string[] } }>(plane, ['get', 'httproute', entry.route, '-n', NAMESPACE]))!;
+      expect({ uid: route.metadata.uid, managedBy: route.metadata.labels['app.kubernetes.io/managed-by'], hostnames: route.spec.hostnames }).toEqual({
+        uid: upstreamRouteUids[entry.route],
+        managedBy: expect.any(String),
+        hostnames: undefined,
+      });
+      expect(Object.keys(route.metadata.labels)).toEqual(expect.arrayContaining(['kaos.tools/owner-kind', 'kaos.tools/owner-name']));
+    }
     await new Promise((resolve) => setTimeout(resolve, 2000));
     for (const object of await allObjects()) expect(object.status?.gateway).toBeUndefined();
     expect((await allObjects()).map(owned)).toEqual(before);
@@ -316,8 +371,10 @@ describe('installing the chart on a cluster that runs upstream KAOS', () => {
     expect(restored.status).toMatchObject({ ...upstreamStatus, message: 'Deployment ready replicas: 2/2' });
   });
 
-  it('the webhook acts only on writes: the next write of a resource without a timeout stores the default', async () => {
+  it('the webhook acts only on spec writes: a label leaves the spec alone, the next spec change stores the default timeout', async () => {
     await kubectlOk(plane, ['label', 'agent', 'my-agent', '-n', NAMESPACE, 'touched=yes']);
+    expect((await getObject('Agent', 'my-agent'))!.spec.gatewayRoute?.timeout).toBeUndefined();
+    await kubectlOk(plane, ['patch', 'agent', 'my-agent', '-n', NAMESPACE, '--type=merge', '-p', '{"spec":{"config":{"description":"edited"}}}']);
     expect((await getObject('Agent', 'my-agent'))!.spec.gatewayRoute?.timeout).toBe('120s');
   });
 });
