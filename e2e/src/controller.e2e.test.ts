@@ -161,12 +161,13 @@ describe('two replicas', () => {
     try {
       await second.waitReady();
       const lease = async () => JSON.parse(await kubectlOk(plane, ['get', 'lease', 'kaos-routing-controller', '-n', 'kaos-system', '-o', 'jsonpath={.spec}'])) as { holderIdentity?: string };
-      expect((await lease()).holderIdentity).toBe('controller-1');
+      // The identity is `<POD_NAME>_<uuid>`, as client-go's convention (ADR 0015).
+      expect((await lease()).holderIdentity).toMatch(/^controller-1_[0-9a-f-]{36}$/);
       const leaderFlag = async (port: number) => ((await (await fetch(`http://127.0.0.1:${port}/readyz`)).json()) as { leader: boolean }).leader;
       expect(await leaderFlag(healthPort)).toBe(false);
 
       expect(await controller.stop()).toBe(0);
-      await eventually('controller-2 leads', async () => ((await lease()).holderIdentity === 'controller-2' ? true : undefined), 15_000);
+      await eventually('controller-2 leads', async () => ((await lease()).holderIdentity?.startsWith('controller-2_') ? true : undefined), 15_000);
       await apply('Agent', 'after-handover', { modelAPI: 'm' });
       await eventually('route from the new leader', () => route('agent-after-handover'));
     } finally {
