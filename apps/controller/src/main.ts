@@ -1,10 +1,18 @@
 // Entry point of the routing controller: configuration, informers feeding a work queue, leader
 // election, the reconciler, and the ops endpoints. Decisions live in libs/routing and reconciler.ts.
-import { createServer } from 'node:http';
-import { KubeConfig } from '@kubernetes/client-node';
-import { createLogger } from '@kaos/kube-runtime';
+import { AuthenticationV1Api, AuthorizationV1Api, KubeConfig, type V1SubjectAccessReview, type V1TokenReview } from '@kubernetes/client-node';
+import {
+  createLogger,
+  createRequestAuthorizer,
+  loadMetricsConfig,
+  startOpsServers,
+  subjectAccessReviewBody,
+  subjectAccessReviewOutcome,
+  tokenReviewBody,
+  tokenReviewOutcome,
+  type DelegatedAuthApi,
+} from '@kaos/kube-runtime';
 import { ConfigError } from '@kaos/routing';
-import express from 'express';
 import { loadControllerConfig } from './config.js';
 import { reuseConnections } from './connections.js';
 import { watchCrdCompatibility } from './crd-compat-watch.js';
@@ -18,6 +26,7 @@ const logger = createLogger({ component: 'controller' });
 
 try {
   const config = loadControllerConfig(process.env);
+  const metricsConfig = loadMetricsConfig(process.env);
   const kubeConfig = new KubeConfig();
   kubeConfig.loadFromDefault();
   // One pool of kept-alive connections instead of a new TLS connection per request (see connections.ts).
@@ -43,16 +52,23 @@ try {
   const queue = new WorkQueue(instrumentReconcile(reconcile, metrics, logger), { concurrency: config.concurrency, baseDelayMs: 500, maxDelayMs: 300_000 });
   readings.depth = () => queue.depth();
 
-  const ops = express();
-  ops.disable('x-powered-by');
-  ops.get('/healthz', (_request, response) => void response.json({ status: 'ok' }));
-  ops.get('/readyz', (_request, response) => {
-    const synced = kube.synced();
+  // /metrics over HTTPS behind a TokenReview and a SubjectAccessReview (unless METRICS_SECURE=false).
+  const authentication = kubeConfig.makeApiClient(AuthenticationV1Api);
+  const authorization = kubeConfig.makeApiClient(AuthorizationV1Api);
+  const delegatedAuth: DelegatedAuthApi = {
+    tokenReview: async (token) => tokenReviewOutcome(await authentication.createTokenReview({ body: tokenReviewBody(token) as V1TokenReview })),
+    subjectAccessReview: async (request) => subjectAccessReviewOutcome(await authorization.createSubjectAccessReview({ body: subjectAccessReviewBody(request) as V1SubjectAccessReview })),
+  };
+  const ops = await startOpsServers({
+    healthPort: config.healthPort,
+    bindAddress: config.bindAddress,
+    metricsConfig,
     // An incompatible CRD is a detail, not a reason to be unready: routes still work, and only applying the CRDs fixes it.
-    response.status(synced ? 200 : 503).json({ status: synced ? 'ready' : 'not ready', checks: { cachesSynced: synced }, leader: readings.leader(), crds: crdWatch.tracker.readiness() });
+    readiness: () => ({ checks: { cachesSynced: kube.synced() }, detail: { leader: readings.leader(), crds: crdWatch.tracker.readiness() } }),
+    metrics: metrics.registry,
+    ...(metricsConfig.secure ? { authorizer: createRequestAuthorizer({ api: delegatedAuth }) } : {}),
+    logger,
   });
-  ops.get('/metrics', async (_request, response) => void response.type(metrics.registry.contentType).send(await metrics.registry.metrics()));
-  const opsServer = createServer(ops).listen(config.healthPort, config.bindAddress);
 
   logger.info('starting HTTPRoute controller', { routing: config.routing, healthPort: config.healthPort, leaderElection: config.leaderElection });
   void crdWatch.start();
@@ -95,7 +111,7 @@ try {
     await queue.idle();
     await election?.release().catch((error: unknown) => logger.warn('could not release the Lease', { error: (error as Error).message }));
     await Promise.all([kube.stop(), crdWatch.stop()]);
-    opsServer.close();
+    for (const server of ops.servers) server.close();
     logger.info('stopped');
   };
   process.once('SIGTERM', () => void stop('SIGTERM'));

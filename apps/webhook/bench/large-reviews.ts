@@ -47,7 +47,7 @@ writeFileSync(join(directory, 'tls.key'), tls.key);
 const port = await freePort();
 const child = spawn(process.execPath, ['dist/apps/webhook/main.js'], {
   stdio: ['ignore', 'pipe', 'inherit'],
-  env: { PATH: process.env.PATH, NODE_OPTIONS, MALLOC_ARENA_MAX, ...caps, TLS_MODE: 'files', TLS_CERT_DIR: directory, WEBHOOK_PORT: String(port), HEALTH_PORT: String(await freePort()), BIND_ADDRESS: '127.0.0.1', LOG_LEVEL: 'warn' },
+  env: { PATH: process.env.PATH, NODE_OPTIONS, MALLOC_ARENA_MAX, ...caps, METRICS_SECURE: 'false', TLS_MODE: 'files', TLS_CERT_DIR: directory, WEBHOOK_PORT: String(port), HEALTH_PORT: String(await freePort()), BIND_ADDRESS: '127.0.0.1', LOG_LEVEL: 'warn' },
 });
 let exited: number | null | undefined;
 child.on('exit', (code, signal) => {

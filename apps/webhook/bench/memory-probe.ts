@@ -58,7 +58,7 @@ async function start(): Promise<{ child: ChildProcess; port: number }> {
     const script = kind === 'webhook' ? ['dist/apps/webhook/main.js'] : ['-e', 'setInterval(() => {}, 1000); console.log("admission webhook listening")'];
     const child = spawn(process.execPath, script, {
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...env, TLS_MODE: 'files', TLS_CERT_DIR: directory, WEBHOOK_PORT: String(port), HEALTH_PORT: String(await freePort()), BIND_ADDRESS: '127.0.0.1', GATEWAY_API_ENABLED: 'true', GATEWAY_NAMESPACE: 'kaos-system' },
+      env: { ...env, METRICS_SECURE: 'false', TLS_MODE: 'files', TLS_CERT_DIR: directory, WEBHOOK_PORT: String(port), HEALTH_PORT: String(await freePort()), BIND_ADDRESS: '127.0.0.1', GATEWAY_API_ENABLED: 'true', GATEWAY_NAMESPACE: 'kaos-system' },
     });
     return new Promise((resolve) => {
       const lines = createInterface({ input: child.stdout! });

@@ -78,7 +78,7 @@ async function startWebhook(): Promise<{ child: ChildProcess; port: number }> {
   const healthPort = await freePort();
   const child = spawn(process.execPath, ['dist/apps/webhook/main.js'], {
     stdio: ['ignore', 'pipe', 'inherit'],
-    env: { ...SERVER_ENV, TLS_MODE: 'files', TLS_CERT_DIR: TLS_DIR, WEBHOOK_PORT: String(port), HEALTH_PORT: String(healthPort), BIND_ADDRESS: '127.0.0.1', GATEWAY_API_ENABLED: 'true', GATEWAY_NAMESPACE: 'kaos-system' },
+    env: { ...SERVER_ENV, METRICS_SECURE: 'false', TLS_MODE: 'files', TLS_CERT_DIR: TLS_DIR, WEBHOOK_PORT: String(port), HEALTH_PORT: String(healthPort), BIND_ADDRESS: '127.0.0.1', GATEWAY_API_ENABLED: 'true', GATEWAY_NAMESPACE: 'kaos-system' },
   });
   return new Promise((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`webhook exited with ${code}`)));

@@ -3,15 +3,15 @@
 // connects and stops things.
 import type { Server as HttpsServer } from 'node:https';
 import { ResourceValidator } from '@kaos/api-types';
-import { createLogger, type Logger } from '@kaos/kube-runtime';
+import { createLogger, createRequestAuthorizer, delegatedAuthApi, loadMetricsConfig, startOpsServers, type Logger, type MetricsConfig } from '@kaos/kube-runtime';
 import { ConfigError } from '@kaos/routing';
 import { createAdmissionHandler } from './admission-handler.js';
 import { loadWebhookConfig, type WebhookConfig } from './config.js';
-import { loadKubeCredentials } from './kube-credentials.js';
-import { restSecretWatchApi, restSecretsApi, restWebhookConfigurationsApi } from './kube-rest.js';
+import { loadKubeCredentials, type KubeCredentials } from './kube-credentials.js';
+import { kubernetesRequest, restSecretWatchApi, restSecretsApi, restWebhookConfigurationsApi } from './kube-rest.js';
 import { DEFAULT_IDLE_CLOSE_MS, trackConnections, type ConnectionTracker } from './drain.js';
 import { createMetrics, type WebhookMetrics } from './metrics.js';
-import { createOpsApp, createOpsServer, createWebhookServer, listen, reloadCertificate, shutdown } from './server.js';
+import { createWebhookServer, listen, reloadCertificate, shutdown } from './server.js';
 import { createCaInjector } from './tls/ca-injector.js';
 import { propagationDelayFromEnvironment, startCertificateManager, type CertificateManager } from './tls/cert-manager.js';
 import { webhookSubjectAltNames } from './tls/certificates.js';
@@ -19,12 +19,21 @@ import { DEFAULT_ROTATION_POLICY, type TlsMaterial } from './tls/rotation.js';
 import { createSecretStore } from './tls/secret-store.js';
 import { watchSecretChanges } from './tls/secret-watch.js';
 
+// Loaded once, on first need: certificate generation and authenticated metrics both use them.
+let credentialsLoading: Promise<KubeCredentials> | undefined;
+function kubeCredentials(logger: Logger): Promise<KubeCredentials> {
+  credentialsLoading ??= loadKubeCredentials().then((credentials) => {
+    logger.info('Kubernetes API credentials loaded', { source: credentials.source, server: credentials.server });
+    return credentials;
+  });
+  return credentialsLoading;
+}
+
 async function startCertificates(config: WebhookConfig, logger: Logger, onCertificate: (material: TlsMaterial) => void): Promise<CertificateManager> {
   if (config.tlsMode === 'files') {
     return startCertificateManager({ mode: 'files', directory: config.tlsCertDir, logger, onCertificate });
   }
-  const credentials = await loadKubeCredentials();
-  logger.info('Kubernetes API credentials loaded', { source: credentials.source, server: credentials.server });
+  const credentials = await kubeCredentials(logger);
   const injector =
     config.mutatingWebhookConfiguration || config.validatingWebhookConfiguration
       ? createCaInjector({
@@ -60,7 +69,7 @@ async function startCertificates(config: WebhookConfig, logger: Logger, onCertif
   });
 }
 
-async function run(config: WebhookConfig, logger: Logger, metrics: WebhookMetrics): Promise<void> {
+async function run(config: WebhookConfig, metricsConfig: MetricsConfig, logger: Logger, metrics: WebhookMetrics): Promise<void> {
   // Filled in once the first certificate is loaded; certificate callbacks before that only record it.
   const serving: { server?: HttpsServer; connections?: ConnectionTracker } = {};
   let stopping = false;
@@ -72,26 +81,29 @@ async function run(config: WebhookConfig, logger: Logger, metrics: WebhookMetric
     }
   });
 
-  // The ops port comes up first so that /healthz answers while certificates are being prepared.
-  const opsServer = createOpsServer(
-    createOpsApp(
-      {
-        checks: () => {
-          const state = certificates.state();
-          return {
-            certificateLoaded: state.certificateLoaded,
-            caBundleInjected: state.caBundleInjected,
-            serving: serving.server?.listening ?? false,
-            // Unready from the first moment of a shutdown, so nothing new is routed here while draining.
-            notShuttingDown: !stopping,
-          };
+  // The ops ports come up first so that /healthz answers while certificates are being prepared.
+  const ops = await startOpsServers({
+    healthPort: config.healthPort,
+    bindAddress: config.bindAddress,
+    metricsConfig,
+    readiness: () => {
+      const state = certificates.state();
+      return {
+        checks: {
+          certificateLoaded: state.certificateLoaded,
+          caBundleInjected: state.caBundleInjected,
+          serving: serving.server?.listening ?? false,
+          // Unready from the first moment of a shutdown, so nothing new is routed here while draining.
+          notShuttingDown: !stopping,
         },
-      },
-      metrics,
-    ),
-  );
-  const healthPort = await listen(opsServer, config.healthPort, config.bindAddress);
-  logger.info('ops endpoints listening', { port: healthPort, paths: ['/healthz', '/readyz', '/metrics'] });
+      };
+    },
+    metrics: metrics.registry,
+    ...(metricsConfig.secure
+      ? { authorizer: createRequestAuthorizer({ api: delegatedAuthApi(async (path, body) => kubernetesRequest(await kubeCredentials(logger), 'POST', path, body)) }) }
+      : {}),
+    logger,
+  });
 
   // By the time SIGTERM arrives the chart's preStop sleep has let every kube-proxy drop this pod, but
   // kept-alive connections from the API server still reach it: drain them (drain.ts), then stop.
@@ -113,7 +125,7 @@ async function run(config: WebhookConfig, logger: Logger, metrics: WebhookMetric
       const drained = await serving.connections.drain({ maxMs: drainMs, idleCloseMs: Math.max(DEFAULT_IDLE_CLOSE_MS, drainMs) });
       logger.info('drain finished; no longer accepting connections', drained);
     }
-    await shutdown([...(serving.server ? [serving.server] : []), opsServer], logger, config.shutdownGraceSeconds * 1000);
+    await shutdown([...(serving.server ? [serving.server] : []), ...ops.servers], logger, config.shutdownGraceSeconds * 1000);
     logger.info('stopped');
     // Leftovers such as an API call of the certificate manager must not outlive the pod's grace period.
     setTimeout(() => process.exit(0), 100).unref();
@@ -152,7 +164,7 @@ async function run(config: WebhookConfig, logger: Logger, metrics: WebhookMetric
 const logger = createLogger({ component: 'webhook' });
 try {
   const config = loadWebhookConfig(process.env);
-  await run(config, logger, createMetrics());
+  await run(config, loadMetricsConfig(process.env), logger, createMetrics());
 } catch (error) {
   if (error instanceof ConfigError) {
     logger.error(error.message, { problems: error.problems });

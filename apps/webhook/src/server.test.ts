@@ -2,7 +2,8 @@ import { request as httpRequest, type Server } from 'node:http';
 import { request as httpsRequest, type Server as HttpsServer } from 'node:https';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createMetrics } from './metrics.js';
-import { CONNECTION_LIMITS, createOpsApp, createOpsServer, createWebhookServer, listen } from './server.js';
+import { OPS_CONNECTION_LIMITS, createHealthServer } from '@kaos/kube-runtime';
+import { CONNECTION_LIMITS, createWebhookServer, listen } from './server.js';
 import { ca, days, leaf } from './tls/tls.test-helpers.js';
 
 // Both servers on loopback: the ops endpoints as probes and Prometheus see them, and the HTTPS
@@ -17,7 +18,8 @@ let caPem: string;
 beforeAll(async () => {
   const metrics = createMetrics(false);
   metrics.admissions.inc({ webhook: 'mutate', kind: 'Agent', operation: 'CREATE', result: 'patched' });
-  ops = createOpsServer(createOpsApp({ checks: () => ({ certificateLoaded: true, serving: ready }) }, metrics));
+  // The ops server as main.ts starts it with METRICS_SECURE=false (the secure one is tested in libs/kube-runtime).
+  ops = createHealthServer({ readiness: () => ({ checks: { certificateLoaded: true, serving: ready } }), metrics: metrics.registry, serveMetrics: true });
   opsPort = await listen(ops, 0, '127.0.0.1');
 
   const wall = new Date();
@@ -61,7 +63,7 @@ describe('ops endpoints', () => {
   it.each([
     { path: '/healthz', status: 200, body: { status: 'ok' } },
     { path: '/healthz?verbose=1', status: 200, body: { status: 'ok' } },
-    { path: '/nope', status: 404, body: { error: 'no such endpoint: /nope; try /healthz, /readyz or /metrics' } },
+    { path: '/nope', status: 404, body: { error: 'no such endpoint: /nope; try /healthz, /readyz, /metrics' } },
   ])('GET $path answers $status', async ({ path, status, body }) => {
     const answer = await get(path);
     expect(answer.status).toBe(status);
@@ -98,9 +100,9 @@ describe('ops endpoints', () => {
 
   it('bounds slow and idle clients', () => {
     expect([ops.headersTimeout, ops.requestTimeout, ops.keepAliveTimeout]).toEqual([
-      CONNECTION_LIMITS.headersTimeoutMs,
-      CONNECTION_LIMITS.requestTimeoutMs,
-      CONNECTION_LIMITS.keepAliveTimeoutMs,
+      OPS_CONNECTION_LIMITS.headersTimeoutMs,
+      OPS_CONNECTION_LIMITS.requestTimeoutMs,
+      OPS_CONNECTION_LIMITS.keepAliveTimeoutMs,
     ]);
   });
 

@@ -1,13 +1,10 @@
-// The webhook's two listeners: the HTTPS admission server on plain node:https (the hot path needs
-// no framework, ADR 0004) and the ops port on express.
-import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+// The webhook's HTTPS admission server on plain node:https (the hot path needs no framework,
+// ADR 0004); the ops port is @kaos/kube-runtime's.
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
-import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import type { Logger } from '@kaos/kube-runtime';
 import { tlsServerOptions } from './tls/server-options.js';
 import type { TlsMaterial } from './tls/rotation.js';
-import type { WebhookMetrics } from './metrics.js';
 
 /** Connection limits that bound slow-loris and idle clients. */
 export const CONNECTION_LIMITS = {
@@ -59,71 +56,16 @@ export function reloadCertificate(server: HttpsServer, tls: Pick<TlsMaterial, 'c
   server.setSecureContext(tlsServerOptions(tls));
 }
 
-/** What /readyz reports on. */
-export interface Readiness {
-  /** Named checks; ready when all are true. */
-  checks(): Record<string, boolean>;
-}
-
 function pathOf(request: IncomingMessage): string {
   const url = request.url ?? '/';
   const query = url.indexOf('?');
   return query === -1 ? url : url.slice(0, query);
 }
 
-/**
- * Operations endpoints on their own plain-HTTP port, on express: /healthz, /readyz and /metrics
- * (GET/HEAD; other methods 405). Express stays off the admission hot path (ADR 0004).
- */
-export function createOpsApp(readiness: Readiness, metrics: WebhookMetrics): Express {
-  const app = express();
-  app.disable('x-powered-by');
-  app.disable('etag');
-  app.get('/healthz', (_request, response) => {
-    response.json({ status: 'ok' });
-  });
-  app.get('/readyz', (_request, response) => {
-    const checks = readiness.checks();
-    const ready = Object.values(checks).every(Boolean);
-    response.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not ready', checks });
-  });
-  app.get('/metrics', async (_request, response, next) => {
-    try {
-      response.type(metrics.registry.contentType).send(await metrics.registry.metrics());
-    } catch (error) {
-      next(error);
-    }
-  });
-  app.all(['/healthz', '/readyz', '/metrics'], (request, response) => {
-    response.set('allow', 'GET, HEAD').status(405).json({ error: `${request.method} not allowed on ${request.path}` });
-  });
-  app.use((request, response) => {
-    response.status(404).json({ error: `no such endpoint: ${request.path}; try /healthz, /readyz or /metrics` });
-  });
-  // A failing metrics collector must answer, not leave the scrape hanging.
-  app.use((error: Error, _request: Request, response: Response, _next: NextFunction) => {
-    response.status(500).json({ error: `internal error: ${error.message}` });
-  });
-  return app;
-}
-
-/** Starts the ops app on a plain HTTP server. */
-export function createOpsServer(app: Express): Server {
-  const server = createHttpServer(app);
-  applyLimits(server);
-  return server;
-}
+// The ops endpoints (/healthz, /readyz, /metrics) are @kaos/kube-runtime's startOpsServers.
 
 /** Listens on `port` (0 picks a free one) at `host`, resolving with the bound port. */
-export function listen(server: Server | HttpsServer, port: number, host?: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve((server.address() as AddressInfo).port);
-    });
-  });
-}
+export { listen } from '@kaos/kube-runtime';
 
 /**
  * Graceful stop: refuse new connections, close idle keep-alive ones, let in-flight reviews finish,

@@ -20,7 +20,8 @@ export interface AppProcess {
 export function startApp(app: 'webhook' | 'controller', env: Record<string, string>, logFile: string, healthPort: number): AppProcess {
   const log = createWriteStream(logFile);
   const child: ChildProcess = spawn(process.execPath, [join(repoRoot, `dist/apps/${app}/main.js`)], {
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, LOG_LEVEL: 'debug', ...env },
+    // Tests scrape /metrics over plain HTTP on the health port; metrics-auth.e2e sets METRICS_SECURE=true.
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, LOG_LEVEL: 'debug', METRICS_SECURE: 'false', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child.stdout?.pipe(log);

@@ -149,6 +149,8 @@ export function localAppEnvironments(release: LocalRelease, config: Record<strin
       BIND_ADDRESS: '127.0.0.1',
       WEBHOOK_PORT: String(release.webhookPort),
       HEALTH_PORT: String(setup.webhookHealthPort),
+      // Two local processes cannot both take the HTTPS metrics port 8443; tests scrape the health port.
+      METRICS_SECURE: 'false',
     },
     controller: {
       ...config,
@@ -157,6 +159,7 @@ export function localAppEnvironments(release: LocalRelease, config: Record<strin
       POD_NAME: `${names.controllerDeployment}-local`,
       BIND_ADDRESS: '127.0.0.1',
       HEALTH_PORT: String(setup.controllerHealthPort),
+      METRICS_SECURE: 'false',
       LEADER_ELECTION: 'true',
       LEADER_ELECTION_LEASE_NAME: names.lease,
     },

@@ -3,3 +3,6 @@
 // API calls come in as functions so that it is tested without a server.
 export * from './backoff.js';
 export * from './logger.js';
+export * from './metrics-auth.js';
+export * from './ops-server.js';
+export * from './self-signed.js';
