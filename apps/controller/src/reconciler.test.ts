@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import type { Gateway, GatewayStatus, HTTPRoute, KaosResource } from '@kaos/api-types';
 import { desiredRoute, type RoutingConfig } from '@kaos/routing';
-import { GatewayApiMissingError, createReconciler, parseResourceKey, resourceKey, type Cluster } from './reconciler.js';
+import { GatewayApiMissingError, STATUS_REWRITE_BACKOFF, createReconciler, parseResourceKey, resourceKey, type Cluster } from './reconciler.js';
 
 const config: RoutingConfig = {
   gatewayApiEnabled: true,
@@ -521,6 +521,23 @@ describe('status.gateway removed by another writer', () => {
     await reconcile('Agent/prod/a');
     expect(statusWrites(fake.writes)).toBe(7);
     expect(log.lines.filter((line) => line.level === 'warn').map((line) => line.fields.rewriteInMs)).toEqual([100, 200, 300, 300]);
+  });
+
+  it('stays at the cap with the default backoff while the operator keeps removing it (found in review: it started over after each capped wait)', async () => {
+    let clock = 0;
+    const resource = { ...agent(), metadata: { ...agent().metadata, resourceVersion: '1' } };
+    const fake = fakeCluster(resource, { afterStatusWrite: operatorReplacesStatus });
+    const log = recordingLogger();
+    const reconcile = createReconciler(fake.cluster, config, { now: () => new Date(clock), logger: log.logger, statusBackoff: STATUS_REWRITE_BACKOFF });
+    // The operator answers every write within a second; the controller looks again when the held-back time is over.
+    for (let round = 0; round < 24; round++) {
+      const result = await reconcile('Agent/prod/a');
+      clock += (result?.requeueAfterMs ?? 0) + 1_000;
+    }
+    const delays = log.lines.filter((line) => line.level === 'warn').map((line) => line.fields.rewriteInMs);
+    expect(delays.slice(0, 6)).toEqual([30_000, 60_000, 120_000, 240_000, 480_000, 600_000]);
+    expect(delays.slice(6).length).toBeGreaterThanOrEqual(3);
+    expect(new Set(delays.slice(5))).toEqual(new Set([600_000]));
   });
 
   it('is not a removal when the API server still has it (a watch under an older CRD schema delivered it pruned)', async () => {

@@ -87,8 +87,8 @@ export const RECHECK_AFTER_MS = 30_000;
  * When another writer keeps removing `status.gateway` — upstream KAOS's operator replaces the whole
  * status (a PUT of what its Go types know, without `gateway`) on every reconcile, and our status
  * write is one more event it reconciles — writing it straight back would be an endless two-writer
- * loop. The first removal is answered at once; from the second within `windowMs` the controller
- * waits `baseMs`, doubling up to `maxMs`, before writing it back.
+ * loop. The first removal is answered at once; a removal within `windowMs` of our last write-back
+ * makes the controller wait `baseMs`, doubling up to `maxMs`, before writing it back again.
  */
 export const STATUS_REWRITE_BACKOFF = { baseMs: 30_000, maxMs: 10 * 60_000, windowMs: 10 * 60_000 } as const;
 /** A removal of status.gateway counts as one of ours undone only this soon after our write (the loop answers within seconds). */
@@ -171,13 +171,13 @@ export function createReconciler(cluster: Cluster, config: RoutingConfig, option
   // whose status.gateway another writer keeps removing: how often, the last time, and when it may be
   // written back. Entries are dropped once they decide nothing, so both stay small.
   const statusWrites = new Map<string, { resourceVersion: string | undefined; at: number }>();
-  const statusRemovals = new Map<string, { count: number; lastAt: number; notBefore: number }>();
+  const statusRemovals = new Map<string, { count: number; notBefore: number }>();
   let sweptAt = 0;
   function sweep(at: number) {
     if (at - sweptAt < STATUS_WRITE_MEMORY_MS) return;
     sweptAt = at;
     for (const [key, write] of statusWrites) if (at - write.at >= STATUS_WRITE_MEMORY_MS) statusWrites.delete(key);
-    for (const [key, removal] of statusRemovals) if (at - removal.lastAt >= backoff.windowMs && at >= removal.notBefore) statusRemovals.delete(key);
+    for (const [key, removal] of statusRemovals) if (at - removal.notBefore >= backoff.windowMs) statusRemovals.delete(key);
   }
 
   /**
@@ -203,9 +203,11 @@ export function createReconciler(cluster: Cluster, config: RoutingConfig, option
           return;
         }
         const previous = statusRemovals.get(key);
-        const count = previous && at - previous.lastAt < backoff.windowMs ? previous.count + 1 : 1;
+        // The window runs from when we last wrote it back: a removal answering a write held back for
+        // the full cap still counts, so the delay stays at the cap instead of starting over (review).
+        const count = previous && at - previous.notBefore < backoff.windowMs ? previous.count + 1 : 1;
         const delayMs = count < 2 ? 0 : Math.min(backoff.maxMs, backoff.baseMs * 2 ** (count - 2));
-        statusRemovals.set(key, { count, lastAt: at, notBefore: at + delayMs });
+        statusRemovals.set(key, { count, notBefore: at + delayMs });
         if (delayMs > 0) {
           const message = `status.gateway was removed by another writer ${count} times in a row (the KAOS operator replaces the whole status when it writes its own fields); writing it back in ${Math.round(delayMs / 1000)} s`;
           logger.warn(message, { kind: resource.kind, namespace: resource.metadata.namespace, name: resource.metadata.name, removals: count, rewriteInMs: delayMs });
