@@ -5,7 +5,7 @@ import { describe, expect, it } from '@jest/globals';
 import { parse } from 'yaml';
 import { chartDirectory, find, render, setArgs } from './render.js';
 
-type Rule = { apiGroups: string[]; resources: string[]; verbs: string[]; resourceNames?: string[] };
+type Rule = { apiGroups?: string[]; resources?: string[]; verbs: string[]; resourceNames?: string[] };
 const crdNames = readdirSync(join(chartDirectory, 'crds')).map((file) => (parse(readFileSync(join(chartDirectory, 'crds', file), 'utf8')) as { metadata: { name: string } }).metadata.name);
 
 describe('RBAC for the CRD compatibility check', () => {
@@ -18,12 +18,12 @@ describe('RBAC for the CRD compatibility check', () => {
     const clusterRole = 'kaos-operator-kaos-operator';
     const objects = render(args);
     const rules = find(objects, 'ClusterRole', clusterRole).rules as Rule[];
-    expect(rules.filter((rule) => rule.apiGroups.includes('apiextensions.k8s.io'))).toEqual([
+    expect(rules.filter((rule) => rule.apiGroups?.includes('apiextensions.k8s.io'))).toEqual([
       { apiGroups: ['apiextensions.k8s.io'], resources: ['customresourcedefinitions'], resourceNames: ['agents.kaos.tools', 'modelapis.kaos.tools', 'mcpservers.kaos.tools'], verbs: ['get', 'list', 'watch'] },
     ]);
     expect([...crdNames].sort()).toEqual(['agents.kaos.tools', 'mcpservers.kaos.tools', 'modelapis.kaos.tools']);
     // Nothing else in the chart touches CRDs.
     const others = objects.filter((object) => (object.kind === 'ClusterRole' || object.kind === 'Role') && object.metadata.name !== clusterRole);
-    for (const role of others) expect((role.rules as Rule[]).filter((rule) => rule.resources.includes('customresourcedefinitions'))).toEqual([]);
+    for (const role of others) expect((role.rules as Rule[]).filter((rule) => rule.resources?.includes('customresourcedefinitions'))).toEqual([]);
   });
 });

@@ -4,14 +4,14 @@
 import { describe, expect, it } from '@jest/globals';
 import { find, render, setArgs, type RenderedObject } from './render.js';
 
-type Rule = { apiGroups: string[]; resources: string[]; verbs: string[]; resourceNames?: string[] };
+type Rule = { apiGroups?: string[]; resources?: string[]; verbs: string[]; resourceNames?: string[] };
 type Container = { name: string; env?: Array<{ name: string; value?: string }> };
 
 const leaseRules = (objects: RenderedObject[]) =>
   objects
     .filter((object) => object.kind === 'Role' || object.kind === 'ClusterRole')
     .flatMap((role) => ((role.rules as Rule[] | undefined) ?? []).map((rule) => ({ role: `${role.kind}/${role.metadata.name}`, ...rule })))
-    .filter((rule) => rule.apiGroups.some((group) => group === 'coordination.k8s.io' || group === '*') && rule.resources.some((resource) => resource === 'leases' || resource === '*'));
+    .filter((rule) => (rule.apiGroups ?? []).some((group) => group === 'coordination.k8s.io' || group === '*') && (rule.resources ?? []).some((resource) => resource === 'leases' || resource === '*'));
 const controllerEnv = (objects: RenderedObject[], fullname = 'kaos-operator') => {
   const deployment = find(objects, 'Deployment', `${fullname}-controller-manager`);
   const containers = (deployment.spec as { template: { spec: { containers: Container[] } } }).template.spec.containers;

@@ -45,6 +45,7 @@ const defaults: HelmValues = {
     podAnnotations: {},
     podLabels: {},
   },
+  metrics: { secure: true, port: 8443 },
   certManager: { enabled: false, issuerRef: {}, duration: '2160h', renewBefore: '360h' },
   localMode: { enabled: false, webhookHost: '127.0.0.1', webhookPort: 9443 },
   serviceAccount: { annotations: {} },
@@ -76,6 +77,9 @@ describe('the Helm values schema', () => {
     ['a Gateway name with an underscore', withGateway({ gatewayName: 'my_gateway' }), false],
     ['a Gateway namespace with a dot', withGateway({ gatewayNamespace: 'a.b' }), false],
     ['an unknown key', { ...defaults, gatewayAPI: { ...defaults.gatewayAPI, enable: true } } as HelmValues, false],
+    ['plain-HTTP metrics', { ...defaults, metrics: { secure: false, port: 8443 } }, true],
+    ['metrics port 0', { ...defaults, metrics: { secure: true, port: 0 } }, false],
+    ['metrics.secure as a string', { ...defaults, metrics: { secure: 'false', port: 8443 } } as unknown as HelmValues, false],
   ])('%s: valid=%s', (_name, values, valid) => {
     expect(validate(values)).toBe(valid);
   });

@@ -86,7 +86,7 @@ export const HelmValuesSchema = Type.Object(
         replicas: Type.Integer({ minimum: 0, description: 'Webhook replicas (2 keeps admission up during a node drain)' }),
         image: imageSchema,
         port: port('Admission server port in the pod'),
-        healthPort: port('Port of /healthz, /readyz, /metrics'),
+        healthPort: port('Plain-HTTP port of /healthz, /readyz (and /metrics when metrics.secure is false)'),
         timeoutSeconds: Type.Integer({ minimum: 1, maximum: 30, description: 'Admission timeout the API server applies (1-30)' }),
         shutdownDelaySeconds: Type.Integer({ minimum: 0, maximum: 120, description: 'preStop sleep before SIGTERM while kube-proxy drops the pod (0: none)' }),
         drainSeconds: Type.Integer({ minimum: 0, maximum: 120, description: 'Longest drain of kept-alive connections after SIGTERM' }),
@@ -107,7 +107,7 @@ export const HelmValuesSchema = Type.Object(
       {
         replicas: Type.Integer({ minimum: 0, description: 'Controller replicas; one leader writes' }),
         image: imageSchema,
-        healthPort: port('Port of /healthz, /readyz, /metrics'),
+        healthPort: port('Plain-HTTP port of /healthz, /readyz (and /metrics when metrics.secure is false)'),
         concurrency: Type.Integer({ minimum: 1, maximum: 64, description: 'Concurrent reconciles' }),
         resyncPeriodSeconds: Type.Integer({ minimum: 10, maximum: 86_400, description: 'Seconds between full resyncs' }),
         leaderElection: Type.Object(
@@ -123,6 +123,15 @@ export const HelmValuesSchema = Type.Object(
         nodeOptions: Type.String({ description: 'NODE_OPTIONS of the controller container' }),
         resources: passthrough('Container resources'),
         ...scheduling,
+      },
+      strict,
+    ),
+    metrics: Type.Object(
+      {
+        secure: Type.Boolean({
+          description: 'Serve /metrics over HTTPS on metrics.port with TokenReview and SubjectAccessReview (true), or over plain HTTP on healthPort without authentication (false)',
+        }),
+        port: port('HTTPS port of /metrics in both pods when metrics.secure'),
       },
       strict,
     ),
