@@ -22,10 +22,17 @@ import { watchSecretChanges } from './tls/secret-watch.js';
 // Loaded once, on first need: certificate generation and authenticated metrics both use them.
 let credentialsLoading: Promise<KubeCredentials> | undefined;
 function kubeCredentials(logger: Logger): Promise<KubeCredentials> {
-  credentialsLoading ??= loadKubeCredentials().then((credentials) => {
-    logger.info('Kubernetes API credentials loaded', { source: credentials.source, server: credentials.server });
-    return credentials;
-  });
+  credentialsLoading ??= loadKubeCredentials().then(
+    (credentials) => {
+      logger.info('Kubernetes API credentials loaded', { source: credentials.source, server: credentials.server });
+      return credentials;
+    },
+    (error: unknown) => {
+      // Not remembered: the next caller (a later scrape) tries again.
+      credentialsLoading = undefined;
+      throw error;
+    },
+  );
   return credentialsLoading;
 }
 
