@@ -160,6 +160,6 @@ describe('startOpsServers', () => {
   it('refuses secure metrics without an authorizer', async () => {
     const promise = startOpsServers({ healthPort: 0, bindAddress: '127.0.0.1', metricsConfig: { secure: true, port: 0 }, readiness: ready, metrics, logger: silentLogger() });
     await expect(promise).rejects.toThrow('secure metrics need an authorizer');
-    // the health server was started before the check
+    // Refused before anything listens: no server is left open (jest would never exit).
   });
 });

@@ -6,6 +6,7 @@ import { createServer as createHttpServer, type IncomingMessage, type Server, ty
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
+import express, { type Express, type Request, type Response } from 'express';
 import { ConfigError, envBoolean, envWholeNumber, type Environment } from '@kaos/routing';
 import type { FieldProblem } from '@kaos/api-types';
 import type { Logger } from './logger.js';
@@ -83,38 +84,53 @@ export interface OpsHandlerOptions {
   serveMetrics: boolean;
 }
 
+/** Express, as the project's HTTP framework, with what a probe or scraper does not need turned off. */
+function opsApp(): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.disable('etag');
+  app.set('query parser', false);
+  return app;
+}
+
+/** 405 for other methods on a known path (express answers HEAD through the GET route), 404 elsewhere. */
+function finish(app: Express, paths: readonly string[], notFound: (path: string) => string): Express {
+  app.all(paths as string[], (request: Request, response: Response) => {
+    request.resume();
+    sendJson(response, 405, { error: `${request.method} not allowed on ${pathOf(request)}` }, { allow: 'GET, HEAD' });
+  });
+  app.use((request: Request, response: Response) => {
+    const path = pathOf(request);
+    sendJson(response, 404, { error: notFound(path) });
+  });
+  return app;
+}
+
 /**
- * The plain-HTTP handler: /healthz, /readyz (200 `{status:'ready',checks,...detail}` or 503
- * `not ready`) and, when `serveMetrics`, /metrics. GET and HEAD only (others 405), else 404.
+ * The plain-HTTP handler (an express app): /healthz, /readyz (200 `{status:'ready',checks,...detail}`
+ * or 503 `not ready`) and, when `serveMetrics`, /metrics. GET and HEAD only (others 405), else 404.
  */
 export function healthHandler(options: OpsHandlerOptions): (request: IncomingMessage, response: ServerResponse) => void {
   const paths = options.serveMetrics ? ['/healthz', '/readyz', '/metrics'] : ['/healthz', '/readyz'];
-  return (request, response) => {
-    request.resume();
-    const path = pathOf(request);
-    if (!paths.includes(path)) {
-      const hint = options.serveMetrics ? '' : path === '/metrics' ? ' (/metrics is served over HTTPS on METRICS_PORT with a bearer token)' : '';
-      return sendJson(response, 404, { error: `no such endpoint: ${path}; try ${paths.join(', ')}${hint}` });
-    }
-    if (request.method !== 'GET' && request.method !== 'HEAD') return sendJson(response, 405, { error: `${request.method} not allowed on ${path}` }, { allow: 'GET, HEAD' });
-    if (path === '/healthz') return sendJson(response, 200, { status: 'ok' });
-    if (path === '/readyz') {
-      const { checks, detail } = options.readiness();
-      const ready = Object.values(checks).every(Boolean);
-      return sendJson(response, ready ? 200 : 503, { status: ready ? 'ready' : 'not ready', checks, ...detail });
-    }
-    void sendMetrics(response, options.metrics);
-  };
+  const app = opsApp();
+  app.get('/healthz', (_request: Request, response: Response) => sendJson(response, 200, { status: 'ok' }));
+  app.get('/readyz', (_request: Request, response: Response) => {
+    const { checks, detail } = options.readiness();
+    const ready = Object.values(checks).every(Boolean);
+    sendJson(response, ready ? 200 : 503, { status: ready ? 'ready' : 'not ready', checks, ...detail });
+  });
+  if (options.serveMetrics) app.get('/metrics', (_request: Request, response: Response) => void sendMetrics(response, options.metrics));
+  return finish(app, paths, (path) => {
+    const hint = !options.serveMetrics && path === '/metrics' ? ' (/metrics is served over HTTPS on METRICS_PORT with a bearer token)' : '';
+    return `no such endpoint: ${path}; try ${paths.join(', ')}${hint}`;
+  });
 }
 
-/** The HTTPS /metrics handler: every request authenticated and authorized (401/403/500 in plain text, as controller-runtime). */
+/** The HTTPS /metrics handler (an express app): every request authenticated and authorized (401/403/500 in plain text, as controller-runtime). */
 export function secureMetricsHandler(metrics: MetricsSource, authorizer: RequestAuthorizer, logger?: Logger): (request: IncomingMessage, response: ServerResponse) => void {
-  return (request, response) => {
-    request.resume();
-    const path = pathOf(request);
-    if (path !== '/metrics') return sendJson(response, 404, { error: `no such endpoint: ${path}; try /metrics` });
-    if (request.method !== 'GET' && request.method !== 'HEAD') return sendJson(response, 405, { error: `${request.method} not allowed on ${path}` }, { allow: 'GET, HEAD' });
-    void authorizer.authorize(request.headers.authorization, request.method, path).then((decision) => {
+  const app = opsApp();
+  app.get('/metrics', (request: Request, response: Response) => {
+    void authorizer.authorize(request.headers.authorization, request.method, '/metrics').then((decision) => {
       if (decision.status === 200) return sendMetrics(response, metrics);
       if (decision.status === 500) logger?.error('metrics request not authorized: API call failed', { error: decision.message });
       else logger?.debug('metrics request refused', { status: decision.status, reason: decision.message });
@@ -122,7 +138,8 @@ export function secureMetricsHandler(metrics: MetricsSource, authorizer: Request
       response.writeHead(decision.status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(text), ...(decision.status === 401 ? { 'www-authenticate': 'Bearer' } : {}) });
       response.end(text);
     });
-  };
+  });
+  return finish(app, ['/metrics'], (path) => `no such endpoint: ${path}; try /metrics`);
 }
 
 /** Creates the plain-HTTP health server (not listening yet). */
@@ -173,6 +190,8 @@ export interface OpsServers {
 /** Starts the health server, and the HTTPS metrics server when secure; logs where each listens. */
 export async function startOpsServers(options: StartOpsOptions): Promise<OpsServers> {
   const { metricsConfig, logger } = options;
+  // Checked before anything listens, so a refusal leaves no server behind.
+  if (metricsConfig.secure && !options.authorizer) throw new Error('secure metrics need an authorizer');
   const health = createHealthServer({ readiness: options.readiness, metrics: options.metrics, serveMetrics: !metricsConfig.secure });
   const healthPort = await listen(health, options.healthPort, options.bindAddress);
   logger.info('health endpoints listening', { port: healthPort, paths: metricsConfig.secure ? ['/healthz', '/readyz'] : ['/healthz', '/readyz', '/metrics'] });
@@ -180,9 +199,8 @@ export async function startOpsServers(options: StartOpsOptions): Promise<OpsServ
     logger.warn('METRICS_SECURE=false: /metrics is served over plain HTTP without authentication', { port: healthPort });
     return { healthPort, servers: [health] };
   }
-  if (!options.authorizer) throw new Error('secure metrics need an authorizer');
   const tls = await (options.certificate ?? (() => selfSignedCertificate('kaos-metrics', ['localhost', hostname()])))();
-  const metricsServer = createSecureMetricsServer(tls, options.metrics, options.authorizer, logger);
+  const metricsServer = createSecureMetricsServer(tls, options.metrics, options.authorizer!, logger);
   const metricsPort = await listen(metricsServer, metricsConfig.port, options.bindAddress);
   logger.info('metrics endpoint listening over HTTPS with TokenReview/SubjectAccessReview', { port: metricsPort, path: '/metrics' });
   return { healthPort, metricsPort, servers: [health, metricsServer] };
