@@ -322,10 +322,12 @@ describe('disruption under steady apply load: 0 failed admissions, 0 missing rou
     expect(upgraded.code).toBe(0);
     const holder = async (): Promise<string> => (await kubectlOk(cluster.cp, ['get', 'lease', NAMES.lease, '-n', RELEASE.namespace, '-o', 'jsonpath={.spec.holderIdentity}'])).trim();
     const leader = await eventually('a leader', async () => (await holder()) || undefined, 60_000);
+    // The identity is `<pod name>_<uuid>` (client-go's convention, ADR 0015); pod names have no `_`.
+    const leaderPod = leader.split('_')[0]!;
     let takeoverMs = -1;
     const result = await underLoad('controller leader pod deleted (2 replicas)', async () => {
       const deleted = Date.now();
-      await kubectlOk(cluster.cp, ['delete', 'pod', leader, '-n', RELEASE.namespace, '--wait=false']);
+      await kubectlOk(cluster.cp, ['delete', 'pod', leaderPod, '-n', RELEASE.namespace, '--wait=false']);
       await eventually('a new leader', async () => {
         const now = await holder();
         return now && now !== leader ? now : undefined;
