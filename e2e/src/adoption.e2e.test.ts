@@ -11,7 +11,7 @@ import type { HTTPRoute, KaosResource } from '@kaos/api-types';
 import { FIELD_MANAGER, desiredRoute, type RoutingConfig } from '@kaos/routing';
 import type { ControlPlane } from './control-plane/index.js';
 import { freePort } from './control-plane/proc.js';
-import { startApp, type AppProcess } from './support/app-process.js';
+import { startTestController, type AppProcess } from './support/app-process.js';
 import { getJson as kubectlJson, createNamespace, eventually, kubectlOk, runCleanup, startTestCluster } from './support/cluster.js';
 
 /** The field manager of upstream KAOS's operator: controller-runtime names it after the binary, `manager`. */
@@ -194,23 +194,7 @@ beforeAll(async () => {
   await eventually('route watch listing', async () => (routeWatch.lines.filter((line) => line.startsWith('ADDED')).length >= 4 ? true : undefined));
 
   healthPort = await freePort();
-  controller = startApp(
-    'controller',
-    {
-      KUBECONFIG: plane.kubeconfigPath,
-      GATEWAY_API_ENABLED: 'true',
-      GATEWAY_NAMESPACE: 'kaos-system',
-      POD_NAMESPACE: 'kaos-system',
-      POD_NAME: 'adoption',
-      HEALTH_PORT: String(healthPort),
-      BIND_ADDRESS: '127.0.0.1',
-      LEADER_ELECTION: 'false',
-      RESYNC_PERIOD_SECONDS: String(RESYNC_SECONDS),
-    },
-    join(plane.workDir, 'controller.log'),
-    healthPort,
-  );
-  await controller.waitReady();
+  controller = await startTestController(plane, 'adoption', healthPort, RESYNC_SECONDS);
 });
 afterAll(async () => {
   await runCleanup([

@@ -3,13 +3,12 @@
 // creates ours within seconds, not at the next resync (10 minutes). And nothing is reconciled on a
 // timer: routes not Accepted yet are looked at again only when their status changes (the route
 // informer), so an idle window with such routes has no reconcile at all.
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { HTTPRoute, KaosResource } from '@kaos/api-types';
 import type { ControlPlane } from './control-plane/index.js';
 import { freePort } from './control-plane/proc.js';
-import { startApp, type AppProcess } from './support/app-process.js';
+import { startTestController, type AppProcess } from './support/app-process.js';
 import { getJson as kubectlJson, createNamespace, eventually, kubectlOk, runCleanup, startTestCluster } from './support/cluster.js';
 
 /** The production resync period: recovery must not wait for it. */
@@ -52,23 +51,7 @@ beforeAll(async () => {
   await kubectlOk(plane, ['create', 'namespace', 'kaos-system']);
   namespace = await createNamespace(plane, 'foreign');
   healthPort = await freePort();
-  controller = startApp(
-    'controller',
-    {
-      KUBECONFIG: plane.kubeconfigPath,
-      GATEWAY_API_ENABLED: 'true',
-      GATEWAY_NAMESPACE: 'kaos-system',
-      POD_NAMESPACE: 'kaos-system',
-      POD_NAME: 'foreign',
-      HEALTH_PORT: String(healthPort),
-      BIND_ADDRESS: '127.0.0.1',
-      LEADER_ELECTION: 'false',
-      RESYNC_PERIOD_SECONDS: String(RESYNC_SECONDS),
-    },
-    join(plane.workDir, 'controller.log'),
-    healthPort,
-  );
-  await controller.waitReady();
+  controller = await startTestController(plane, 'foreign', healthPort, RESYNC_SECONDS);
   await kubectlOk(plane, ['create', '--field-manager=someone'], foreignRoute());
   for (const name of ['blocked', ...PENDING]) await kubectlOk(plane, ['apply'], { apiVersion: 'kaos.tools/v1alpha1', kind: 'Agent', metadata: { name, namespace }, spec: { modelAPI: 'm' } });
 });

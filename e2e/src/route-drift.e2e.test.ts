@@ -4,14 +4,13 @@
 // route ends exactly as desired, and then nothing is written over several resync periods: no write
 // loop on fields a forced apply cannot take back.
 import { isDeepStrictEqual } from 'node:util';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { HTTPRoute, KaosResource } from '@kaos/api-types';
 import { desiredRoute, type RoutingConfig } from '@kaos/routing';
 import type { ControlPlane } from './control-plane/index.js';
 import { freePort } from './control-plane/proc.js';
-import { startApp, type AppProcess } from './support/app-process.js';
+import { startTestController, type AppProcess } from './support/app-process.js';
 import { getJson as kubectlJson, createNamespace, eventually, kubectlOk, runCleanup, startTestCluster } from './support/cluster.js';
 
 /** The controller's resync period here (its minimum): the quiet window spans several. */
@@ -93,23 +92,7 @@ beforeAll(async () => {
   await kubectlOk(plane, ['create', 'namespace', 'kaos-system']);
   namespace = await createNamespace(plane, 'drift');
   healthPort = await freePort();
-  controller = startApp(
-    'controller',
-    {
-      KUBECONFIG: plane.kubeconfigPath,
-      GATEWAY_API_ENABLED: 'true',
-      GATEWAY_NAMESPACE: 'kaos-system',
-      POD_NAMESPACE: 'kaos-system',
-      POD_NAME: 'drift',
-      HEALTH_PORT: String(healthPort),
-      BIND_ADDRESS: '127.0.0.1',
-      LEADER_ELECTION: 'false',
-      RESYNC_PERIOD_SECONDS: String(RESYNC_SECONDS),
-    },
-    join(plane.workDir, 'controller.log'),
-    healthPort,
-  );
-  await controller.waitReady();
+  controller = await startTestController(plane, 'drift', healthPort, RESYNC_SECONDS);
   for (const { name } of CASES) await kubectlOk(plane, ['apply'], { apiVersion: 'kaos.tools/v1alpha1', kind: 'Agent', metadata: { name, namespace }, spec: { modelAPI: 'm' } });
   for (const { name } of CASES) await eventually(`route of ${name}`, async () => (await agent(name))?.status?.gateway);
 });

@@ -57,3 +57,28 @@ export function startApp(app: 'webhook' | 'controller', env: Record<string, stri
     },
   };
 }
+
+/**
+ * The controller as a host process against a test control plane: Gateway API on (Gateway in
+ * kaos-system), no leader election, the given resync period; waits until it is ready.
+ */
+export async function startTestController(plane: { kubeconfigPath: string; workDir: string }, podName: string, healthPort: number, resyncSeconds: number): Promise<AppProcess> {
+  const controller = startApp(
+    'controller',
+    {
+      KUBECONFIG: plane.kubeconfigPath,
+      GATEWAY_API_ENABLED: 'true',
+      GATEWAY_NAMESPACE: 'kaos-system',
+      POD_NAMESPACE: 'kaos-system',
+      POD_NAME: podName,
+      HEALTH_PORT: String(healthPort),
+      BIND_ADDRESS: '127.0.0.1',
+      LEADER_ELECTION: 'false',
+      RESYNC_PERIOD_SECONDS: String(resyncSeconds),
+    },
+    join(plane.workDir, 'controller.log'),
+    healthPort,
+  );
+  await controller.waitReady();
+  return controller;
+}
