@@ -2,9 +2,9 @@ import { mkdtemp, mkdir, rename, rm, symlink, writeFile } from 'node:fs/promises
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
-import { silentLogger } from '../logger.js';
+import { silentLogger } from '@kaos/kube-runtime';
 import { WebhookConfigurationNotFoundError, type CaInjector } from './ca-injector.js';
-import { backoffDelayMs, propagationDelayFromEnvironment, startCertificateManager, systemTimers, type CertificateManager, type CertificateManagerOptions } from './cert-manager.js';
+import { propagationDelayFromEnvironment, startCertificateManager, systemTimers, type CertificateManager, type CertificateManagerOptions } from './cert-manager.js';
 import { splitPemCertificates, type KeyAndCertificate } from './certificates.js';
 import { DEFAULT_ROTATION_POLICY, SECRET_KEYS, type TlsMaterial } from './rotation.js';
 import { createSecretStore } from './secret-store.js';
@@ -118,19 +118,6 @@ function generate(
   });
   return { api, timers, injector, served, events, manager };
 }
-
-describe('backoffDelayMs', () => {
-  it.each([
-    [1, 0.5, 1000],
-    [2, 0.5, 2000],
-    [4, 0.5, 8000],
-    [20, 0.5, 300_000],
-    [1, 0, 500],
-    [1, 0.999, 1499],
-  ])('attempt %i with random %f waits %i ms', (attempt, random, expected) => {
-    expect(backoffDelayMs(attempt, { initialMs: 1000, maxMs: 300_000 }, () => random)).toBe(expected);
-  });
-});
 
 describe('propagationDelayFromEnvironment', () => {
   it.each<[string | undefined, { propagationDelayMs?: number }]>([

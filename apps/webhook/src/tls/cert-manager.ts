@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { watch, type FSWatcher } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Logger } from '../logger.js';
+import { exponentialBackoffMs, type BackoffPolicy, type Logger } from '@kaos/kube-runtime';
 import type { CaInjector } from './ca-injector.js';
 import { StaleBundleError, WebhookConfigurationNotFoundError } from './ca-injector.js';
 import { splitPemCertificates, type SubjectAltNames } from './certificates.js';
@@ -29,12 +29,6 @@ export const systemTimers: Timers = {
   clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
 };
 
-/** Exponential backoff bounds. */
-export interface BackoffPolicy {
-  readonly initialMs: number;
-  readonly maxMs: number;
-}
-
 /** What `/readyz` and `/metrics` need. */
 export interface CertificateState {
   readonly certificateLoaded: boolean;
@@ -53,7 +47,8 @@ interface CommonOptions {
   readonly timers?: Timers;
   /** Jitter source in [0, 1). */
   readonly random?: () => number;
-  readonly backoff?: BackoffPolicy;
+  /** Retry bounds; the jitter is always TLS_RETRY_JITTER. */
+  readonly backoff?: Pick<BackoffPolicy, 'baseMs' | 'maxMs'>;
 }
 
 /** Self-managed certificates in a Secret. */
@@ -100,7 +95,9 @@ export interface CertificateManager {
 export const DEFAULT_CHECK_INTERVAL_MS = 10 * 60 * 1000;
 export const DEFAULT_PROPAGATION_DELAY_MS = 10 * 1000;
 export const DEFAULT_POLL_INTERVAL_MS = 30 * 1000;
-export const DEFAULT_BACKOFF: BackoffPolicy = { initialMs: 1000, maxMs: 5 * 60 * 1000 };
+export const DEFAULT_BACKOFF = { baseMs: 1000, maxMs: 5 * 60 * 1000 } as const satisfies BackoffPolicy;
+/** ±50 % around each retry delay, so replicas that failed together (an API outage) spread out. */
+export const TLS_RETRY_JITTER = { jitter: 0.5, jitterShape: 'symmetric' } as const satisfies Partial<BackoffPolicy>;
 const MIN_DELAY_MS = 1000;
 const MAX_TIMER_MS = 2 ** 31 - 1; // setTimeout fires at once beyond this
 const WATCH_DEBOUNCE_MS = 200;
@@ -117,12 +114,6 @@ export function propagationDelayFromEnvironment(env: Readonly<Record<string, str
   const seconds = Number(raw);
   if (!Number.isFinite(seconds) || seconds < 0) throw new Error(`WEBHOOK_CA_PROPAGATION_SECONDS must be a number of seconds, not "${raw}"`);
   return { propagationDelayMs: Math.round(seconds * 1000) };
-}
-
-/** Delay before retry number `attempt` (1-based): exponential, capped, with ±50% jitter so replicas spread out. */
-export function backoffDelayMs(attempt: number, policy: BackoffPolicy, random: () => number): number {
-  const exponential = Math.min(policy.maxMs, policy.initialMs * 2 ** Math.max(0, attempt - 1));
-  return Math.round(exponential * (0.5 + random()));
 }
 
 /** Starts managing the serving certificate; the first check runs at once. */
@@ -187,7 +178,7 @@ export function startCertificateManager(options: CertificateManagerOptions): Cer
         if (stopped) return;
         failures++;
         lastError = describeError(error);
-        const retryInMs = Math.min(retryCapMs, backoffDelayMs(failures, backoff, random));
+        const retryInMs = Math.min(retryCapMs, exponentialBackoffMs(failures, { ...backoff, ...TLS_RETRY_JITTER }, random));
         log.warn('certificate check failed; will retry', { error: lastError, attempt: failures, retryInMs, certificateLoaded: served !== undefined });
         schedule(retryInMs);
         throw error;

@@ -5,8 +5,8 @@
 // metadata.name=<name> (k8s.io/apiserver endpoints/request/requestinfo.go takes the name from it).
 // The watch is re-opened whenever it ends; every re-open counts as a change, because events between
 // two watches are not replayed (no resourceVersion is kept), and a check is cheap.
-import type { Logger } from '../logger.js';
-import { backoffDelayMs, systemTimers, type BackoffPolicy, type Timers } from './cert-manager.js';
+import { exponentialBackoffMs, type BackoffPolicy, type Logger } from '@kaos/kube-runtime';
+import { TLS_RETRY_JITTER, systemTimers, type Timers } from './cert-manager.js';
 import { describeError } from './kubernetes-errors.js';
 
 /** One event of a Kubernetes watch stream. */
@@ -31,11 +31,12 @@ export interface SecretWatchOptions {
   readonly onChange: (reason: string) => void;
   readonly timers?: Timers;
   readonly random?: () => number;
-  readonly backoff?: BackoffPolicy;
+  /** Retry bounds; the jitter is always TLS_RETRY_JITTER. */
+  readonly backoff?: Pick<BackoffPolicy, 'baseMs' | 'maxMs'>;
 }
 
 /** Backoff of a failing watch: from 1 s to 30 s, so a recreated Secret is not missed for long. */
-export const DEFAULT_WATCH_BACKOFF: BackoffPolicy = { initialMs: 1000, maxMs: 30_000 };
+export const DEFAULT_WATCH_BACKOFF = { baseMs: 1000, maxMs: 30_000 } as const satisfies BackoffPolicy;
 
 // A watch the server ends sooner than this is treated as a failure, so a broken proxy cannot make it spin.
 const MIN_HEALTHY_WATCH_MS = 1000;
@@ -81,7 +82,7 @@ export function watchSecretChanges(options: SecretWatchOptions): () => void {
         continue;
       }
       failures++;
-      const retryInMs = backoffDelayMs(failures, backoff, random);
+      const retryInMs = exponentialBackoffMs(failures, { ...backoff, ...TLS_RETRY_JITTER }, random);
       log.warn('watching the certificate Secret failed; will retry', { error: describeError(failure), attempt: failures, retryInMs });
       await sleep(retryInMs);
     }
