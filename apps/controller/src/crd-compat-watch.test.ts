@@ -7,7 +7,7 @@ import { CRD_FIX_COMMAND, CRD_FIX_COMMAND_FROM_REPOSITORY, crdCompatibility, crd
 import { Registry } from 'prom-client';
 import { parse } from 'yaml';
 import { CrdCompatibilityTracker, summarizeCrd, type CrdReference } from './crd-compat-watch.js';
-import type { Logger } from './logger.js';
+import type { Logger } from '@kaos/kube-runtime';
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** Upstream KAOS's Agent CRD, as a cluster that runs KAOS has it installed. */

@@ -11,7 +11,7 @@ import { KIND_DEFINITIONS } from '@kaos/api-types';
 import { CRD_FIX_COMMAND, crdCompatibility, crdIncompatibilityMessage, crdRequirements, FIELD_MANAGER, type CrdCompatibility, type CrdRequirements } from '@kaos/routing';
 import { Gauge, type Registry } from 'prom-client';
 import { DEFAULT_SUPERVISION, supervise } from './kube-cluster.js';
-import type { Logger } from './logger.js';
+import type { Logger } from '@kaos/kube-runtime';
 import type { WatchRestartReason } from './metrics.js';
 import { makeSlimInformer, type RawList } from './slim-cache.js';
 

@@ -31,7 +31,7 @@ import {
 } from '@kaos/api-types';
 import { FIELD_MANAGER, MANAGED_BY, MANAGED_BY_LABEL, MANAGED_ROUTE_SELECTOR, OWNER_KIND_LABEL, OWNER_NAME_LABEL, routeResourceName, type RoutingConfig } from '@kaos/routing';
 import type { LeaseSpec, LeaseStore } from './leader-election.js';
-import type { Logger } from './logger.js';
+import type { Logger } from '@kaos/kube-runtime';
 import type { WatchRestartReason } from './metrics.js';
 import { GatewayApiMissingError, resourceKey, type Cluster } from './reconciler.js';
 import { makeSlimInformer, slimForCache, type RawList } from './slim-cache.js';

@@ -11,7 +11,7 @@ import {
   type LeaseSpec,
   type LeaseStore,
 } from './leader-election.js';
-import { silentLogger, type Logger } from './logger.js';
+import { silentLogger, type Logger } from '@kaos/kube-runtime';
 
 const t0 = new Date('2026-11-26T10:00:00.000Z');
 const at = (seconds: number) => new Date(t0.getTime() + seconds * 1000);

@@ -11,7 +11,7 @@
 //   client-go's jitter (wait.JitterUntil, JitterFactor 1.2: [retry, 2.2 × retry]).
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import type { Logger } from './logger.js';
+import type { Logger } from '@kaos/kube-runtime';
 
 /** The Lease spec fields leader election uses (times are RFC 3339 MicroTime strings). */
 export interface LeaseSpec {

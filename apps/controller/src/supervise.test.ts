@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { ApiException } from '@kubernetes/client-node';
 import { supervise, type SupervisedInformer } from './kube-cluster.js';
-import { silentLogger } from './logger.js';
+import { silentLogger } from '@kaos/kube-runtime';
 
 type Callback = (arg?: unknown) => void;
 

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { ResourceValidator } from '@kaos/api-types';
 import { createAdmissionHandler } from './admission-handler.js';
 import { serveForTest, testRoutingConfig } from './handler.test-helpers.js';
-import { silentLogger } from './logger.js';
+import { silentLogger } from '@kaos/kube-runtime';
 import { createMetrics } from './metrics.js';
 
 const ITERATIONS = 3_000;

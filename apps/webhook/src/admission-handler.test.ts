@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { ResourceValidator } from '@kaos/api-types';
 import { createAdmissionHandler, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_CONCURRENT_REVIEWS, DEFAULT_MAX_IN_FLIGHT_BYTES } from './admission-handler.js';
 import { serveForTest, testRoutingConfig } from './handler.test-helpers.js';
-import { silentLogger } from './logger.js';
+import { silentLogger } from '@kaos/kube-runtime';
 import { createMetrics } from './metrics.js';
 
 const metrics = createMetrics(false);

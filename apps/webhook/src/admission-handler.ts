@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ResourceValidator } from '@kaos/api-types';
 import { mutate, parseAdmissionReview, validate, type AdmissionOutcome, type RoutingConfig } from '@kaos/routing';
-import type { Logger } from './logger.js';
+import type { Logger } from '@kaos/kube-runtime';
 import type { WebhookMetrics } from './metrics.js';
 
 /** Paths the API server posts AdmissionReviews to. */

@@ -2,7 +2,7 @@ import { Agent, createServer, request, type IncomingMessage, type Server, type S
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { trackConnections, type ConnectionTracker } from './drain.js';
-import { silentLogger } from './logger.js';
+import { silentLogger } from '@kaos/kube-runtime';
 import { createWebhookServer, listen, shutdown } from './server.js';
 import { ca, days, leaf } from './tls/tls.test-helpers.js';
 

@@ -4,7 +4,7 @@
 // ends with the invariant the API server needs: each configuration's caBundle holds the CA of every
 // certificate a replica serves, and the CA the Secret holds now.
 import { afterEach, beforeAll, describe, expect, it } from '@jest/globals';
-import { silentLogger } from '../logger.js';
+import { silentLogger } from '@kaos/kube-runtime';
 import { createCaInjector, type JsonPatchOperation, type WebhookConfigurationsApi } from './ca-injector.js';
 import { startCertificateManager, type CertificateManager } from './cert-manager.js';
 import { chainVerifies, inspectCertificate, splitPemCertificates } from './certificates.js';

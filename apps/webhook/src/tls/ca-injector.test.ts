@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { silentLogger } from '../logger.js';
+import { silentLogger } from '@kaos/kube-runtime';
 import { StaleBundleError, WebhookConfigurationNotFoundError, caBundlePatch, createCaInjector } from './ca-injector.js';
 import { FakeWebhookApi, apiError } from './tls.test-helpers.js';
 

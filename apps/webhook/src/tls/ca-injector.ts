@@ -6,7 +6,7 @@
 // after the configuration was read and before it is patched: since the patch only applies to the
 // configuration as read, a bundle older than the Secret can never overwrite a newer one.
 import type { V1MutatingWebhookConfiguration, V1ValidatingWebhookConfiguration } from '@kubernetes/client-node';
-import type { Logger } from '../logger.js';
+import type { Logger } from '@kaos/kube-runtime';
 import { apiStatus } from './kubernetes-errors.js';
 
 /**

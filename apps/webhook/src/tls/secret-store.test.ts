@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from '@jest/globals';
-import { silentLogger } from '../logger.js';
+import { silentLogger } from '@kaos/kube-runtime';
 import { generateCa, generateServingCertificate, type KeyAndCertificate } from './certificates.js';
 import { DEFAULT_ROTATION_POLICY, SECRET_KEYS, type Issuer } from './rotation.js';
 import { CREATED_SECRET_TYPE, createSecretStore } from './secret-store.js';

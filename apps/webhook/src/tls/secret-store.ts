@@ -5,7 +5,7 @@
 // A deleted Secret is recreated as it was: same type, labels and annotations as last read (Helm's
 // included), so `helm upgrade` finds the object it rendered and `helm uninstall` deletes it by name.
 import type { CoreV1Api, V1Secret } from '@kubernetes/client-node';
-import type { Logger } from '../logger.js';
+import type { Logger } from '@kaos/kube-runtime';
 import { normalizeSans, type SubjectAltNames } from './certificates.js';
 import { apiStatus } from './kubernetes-errors.js';
 import {

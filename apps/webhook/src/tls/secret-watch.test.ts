@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { silentLogger } from '../logger.js';
+import { silentLogger } from '@kaos/kube-runtime';
 import { watchSecretChanges, type SecretWatchApi, type WatchEvent } from './secret-watch.js';
 import { FakeTimers, apiError, eventually } from './tls.test-helpers.js';
 
