@@ -8,12 +8,13 @@
 // status.gateway is written at once.
 import { CoreV1Api, CustomObjectsApi, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
 import { KIND_DEFINITIONS } from '@kaos/api-types';
-import { CRD_FIX_COMMAND, crdCompatibility, crdIncompatibilityMessage, crdRequirements, FIELD_MANAGER, type CrdCompatibility, type CrdRequirements } from '@kaos/routing';
+import { CRD_FIX_COMMAND, crdCompatibility, crdIncompatibilityMessage, crdRequirements, type CrdCompatibility, type CrdRequirements } from '@kaos/routing';
 import { Gauge, type Registry } from 'prom-client';
-import { DEFAULT_SUPERVISION, supervise } from './kube-cluster.js';
 import type { Logger } from '@kaos/kube-runtime';
+import { eventBody } from './event-recorder.js';
 import type { WatchRestartReason } from './metrics.js';
 import { makeSlimInformer, type RawList } from './slim-cache.js';
+import { DEFAULT_SUPERVISION, supervise } from './watch-supervisor.js';
 
 /** Events about a cluster-scoped object live in `default`, as client-go's recorder puts them. */
 export const CRD_EVENT_NAMESPACE = 'default';
@@ -168,23 +169,9 @@ export function watchCrdCompatibility(kubeConfig: KubeConfig, logger: Logger, op
   const core = kubeConfig.makeApiClient(CoreV1Api);
   const recordEvent: CrdEventRecorder = (crd, type, reason, message) => {
     options.observers?.write?.('event');
-    const at = new Date().toISOString() as unknown as Date;
+    const involvedObject = { apiVersion: `${CRD_GROUP}/${CRD_VERSION}`, kind: 'CustomResourceDefinition', name: crd.name, uid: crd.uid };
     core
-      .createNamespacedEvent({
-        namespace: CRD_EVENT_NAMESPACE,
-        body: {
-          metadata: { generateName: `${crd.name}.`, namespace: CRD_EVENT_NAMESPACE },
-          involvedObject: { apiVersion: `${CRD_GROUP}/${CRD_VERSION}`, kind: 'CustomResourceDefinition', name: crd.name, uid: crd.uid },
-          type,
-          reason,
-          message,
-          firstTimestamp: at,
-          lastTimestamp: at,
-          count: 1,
-          source: { component: FIELD_MANAGER },
-          reportingComponent: FIELD_MANAGER,
-        },
-      })
+      .createNamespacedEvent({ namespace: CRD_EVENT_NAMESPACE, body: eventBody(CRD_EVENT_NAMESPACE, involvedObject, type, reason, message, new Date().toISOString()) })
       .catch((error: unknown) => logger.warn('could not record event', { reason, crd: crd.name, error: (error as Error).message }));
   };
   const requirements = KIND_DEFINITIONS.map((definition) => crdRequirements(definition.kind));

@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { ApiException } from '@kubernetes/client-node';
-import { supervise, type SupervisedInformer } from './kube-cluster.js';
-import { silentLogger } from '@kaos/kube-runtime';
+import { silentLogger, type Logger } from '@kaos/kube-runtime';
+import { supervise, type SupervisedInformer } from './watch-supervisor.js';
 
 type Callback = (arg?: unknown) => void;
 
@@ -135,6 +135,22 @@ describe('supervise', () => {
     await sleep(60);
     expect(fake.starts()).toBe(1);
     expect(record.reasons).toEqual([]);
+    await supervisor.stop();
+  });
+
+  it.each([
+    // random, delay after the first error with base 100 ms: 100 ms ± 25 %
+    [0, 75],
+    [0.5, 100],
+    [0.999, 125],
+  ])('jitters the restart delay by ±25 %% (random %d: %d ms)', async (random, retryInMs) => {
+    const warnings: Array<Record<string, unknown>> = [];
+    const logger = { warn: (_message: string, fields: Record<string, unknown>) => void warnings.push(fields), info: () => {} } as unknown as Logger;
+    const fake = fakeInformer();
+    const supervisor = supervise('agents', fake.informer, logger, { resync: () => {} }, { ...fast, baseBackoffMs: 100, maxBackoffMs: 1_000, random: () => random });
+    await supervisor.start();
+    fake.emit('error', new Error('connection reset'));
+    expect(warnings).toEqual([expect.objectContaining({ watch: 'agents', retryInMs, failures: 1 })]);
     await supervisor.stop();
   });
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import type { KaosResource } from '@kaos/api-types';
 import { MANAGED_ROUTE_SELECTOR } from '@kaos/routing';
-import { FOREIGN_ROUTE_SELECTOR, removalPatch, routeEventKeys, routeGoneHandler, routeIdentity } from './kube-cluster.js';
+import { FOREIGN_ROUTE_SELECTOR, routeEventKeys, routeGoneHandler, routeIdentity } from './cluster-watches.js';
 
 const route = { metadata: { name: 'agent-a', namespace: 'prod', labels: { 'kaos.tools/owner-kind': 'Agent', 'kaos.tools/owner-name': 'a' } } };
 const agent = (deleting = false): KaosResource => ({
@@ -28,16 +28,6 @@ describe('routeGoneHandler', () => {
     const keys: string[] = [];
     routeGoneHandler(() => undefined, { info: (() => undefined) as never }, (key) => void keys.push(key))({ metadata: { name: 'x', namespace: 'prod', labels: { 'kaos.tools/owner-kind': 'Pod', 'kaos.tools/owner-name': 'x' } } });
     expect(keys).toEqual([]);
-  });
-});
-
-describe('removalPatch', () => {
-  it('carries the uid as a precondition and nulls each field', () => {
-    expect(removalPatch('u-1', ['spec.hostnames'])).toEqual({ metadata: { uid: 'u-1' }, spec: { hostnames: null } });
-  });
-
-  it('nests several paths under one object', () => {
-    expect(removalPatch('u', ['spec.hostnames', 'spec.extra', 'metadata.annotations'])).toEqual({ metadata: { uid: 'u', annotations: null }, spec: { hostnames: null, extra: null } });
   });
 });
 
