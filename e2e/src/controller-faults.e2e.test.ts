@@ -4,11 +4,12 @@
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { HTTPRoute, KaosResource } from '@kaos/api-types';
-import { MANAGED_ROUTE_SELECTOR, desiredRoute, routeDifferences, routeName, type RoutingConfig } from '@kaos/routing';
+import type { HTTPRoute } from '@kaos/api-types';
+import type { RoutingConfig } from '@kaos/routing';
 import { isAlive, type ControlPlane } from './control-plane/index.js';
 import { freePort } from './control-plane/proc.js';
 import { startApp, type AppProcess } from './support/app-process.js';
+import { routeProblems as checkRoutes } from './support/route-check.js';
 import { getJson as kubectlJson, mixedResource, createNamespace, eventually, kubectlOk, startTestCluster } from './support/cluster.js';
 
 let plane: ControlPlane;
@@ -66,27 +67,7 @@ async function counter(name: string): Promise<number> {
 }
 
 
-/** Problems with the routes of `namespace`: each resource must have exactly its one correct route, and status naming it. */
-async function routeProblems(namespace: string): Promise<string[]> {
-  const routes = (await getJson<{ items: HTTPRoute[] }>(['get', 'httproutes', '-n', namespace, '-l', MANAGED_ROUTE_SELECTOR]))?.items;
-  const resources = (await getJson<{ items: KaosResource[] }>(['get', 'agents,modelapis,mcpservers', '-n', namespace]))?.items;
-  if (!routes || !resources) return ['API not answering'];
-  const problems: string[] = [];
-  if (routes.length !== resources.length) problems.push(`${routes.length} routes for ${resources.length} resources`);
-  const byName = new Map(routes.map((route) => [route.metadata.name, route]));
-  for (const resource of resources) {
-    const name = routeName(resource);
-    const live = byName.get(name);
-    if (!live) {
-      problems.push(`${resource.kind}/${resource.metadata.name}: no route`);
-      continue;
-    }
-    const differences = routeDifferences(desiredRoute(resource, config)!, live);
-    if (differences.length > 0) problems.push(`${name}: ${differences.join(', ')}`);
-    if (resource.status?.gateway?.routeName !== name) problems.push(`${resource.kind}/${resource.metadata.name}: status.gateway.routeName is ${resource.status?.gateway?.routeName}`);
-  }
-  return problems;
-}
+const routeProblems = (namespace: string) => checkRoutes(plane, config, namespace);
 
 const converged = (namespace: string) => async () => ((await routeProblems(namespace)).length === 0 ? true : undefined);
 

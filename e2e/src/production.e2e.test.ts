@@ -48,6 +48,8 @@ beforeAll(async () => {
     gatewayApiBundle: gatewayApiBundlePath(),
     pauseImage: imageRef(manifest, 'pause'),
     images: nodeImages(manifest),
+    // One node fits on the machine: wait for the other suite that uses it (faults.e2e).
+    waitForNodeMs: 25 * 60_000,
     log,
   });
   baseValues = {
@@ -56,7 +58,7 @@ beforeAll(async () => {
     'gatewayAPI.gatewayClassName': 'kaos-e2e',
     ...localImageValues(images),
   };
-}, 600_000);
+}, 35 * 60_000);
 
 afterAll(async () => {
   await cluster?.stop();

@@ -3,9 +3,10 @@
 // plane, then containerd with the images imported, the kubelet and kube-proxy.
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 import { startControlPlane, type ControlPlane } from '../control-plane/index.js';
-import { deleteBridge, prepareNodeNetwork, startNode, stopNodeFromState, readNodeState, type NodeImage, type NodeOwner, type RealNode } from './index.js';
+import { deleteBridge, NodeBusyError, prepareNodeNetwork, startNode, stopNodeFromState, readNodeState, type NodeImage, type NodeOwner, type RealNode } from './index.js';
 
 /** Options of startNodeCluster. */
 export interface NodeClusterOptions {
@@ -22,6 +23,11 @@ export interface NodeClusterOptions {
   pauseImage: string;
   images: NodeImage[];
   log?: (message: string) => void;
+  /**
+   * How long to wait for a node another live process runs (one fits per machine) before giving up.
+   * Default 0: refuse at once. Test files that each need the node set it, so they take turns.
+   */
+  waitForNodeMs?: number;
 }
 
 /** A control plane and its node. */
@@ -35,7 +41,7 @@ export interface NodeCluster {
 /** Starts the bridge, the control plane bound to it, and the node; resolves when the node is Ready. */
 export async function startNodeCluster(options: NodeClusterOptions): Promise<NodeCluster> {
   const log = options.log ?? (() => {});
-  const network = await prepareNodeNetwork({ owner: options.owner, workDir: join(options.workDir, 'node'), log });
+  const network = await takeNodeNetwork(options, log);
   let cp: ControlPlane;
   try {
     cp = await startControlPlane({
@@ -82,6 +88,21 @@ export async function startNodeCluster(options: NodeClusterOptions): Promise<Nod
       }
     },
   };
+}
+
+/** prepareNodeNetwork, waiting up to `waitForNodeMs` while another live process runs the node. */
+async function takeNodeNetwork(options: NodeClusterOptions, log: (message: string) => void) {
+  const deadline = Date.now() + (options.waitForNodeMs ?? 0);
+  for (let announced = false; ; ) {
+    try {
+      return await prepareNodeNetwork({ owner: options.owner, workDir: join(options.workDir, 'node'), log });
+    } catch (error) {
+      if (!(error instanceof NodeBusyError) || Date.now() >= deadline) throw error;
+      if (!announced) log(`${error.message}; waiting up to ${Math.round((deadline - Date.now()) / 1000)} s`);
+      announced = true;
+      await sleep(2_000);
+    }
+  }
 }
 
 /** What the node needs from build-images.sh's manifest. */

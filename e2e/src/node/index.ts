@@ -14,7 +14,7 @@
  */
 import { execFile } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, rmdirSync, statSync } from 'node:fs';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { link, mkdir, readFile, rename, rm, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
@@ -204,9 +204,60 @@ export interface NodeNetwork {
  * a live node already runs on this machine.
  */
 export async function prepareNodeNetwork(options: { owner: NodeOwner; workDir: string; log?: (message: string) => void }): Promise<NodeNetwork> {
-  const log = options.log ?? (() => {});
   const problems = nodePrerequisiteProblems();
   if (problems.length > 0) throw new Error(`cannot start a node here:\n- ${problems.join('\n- ')}`);
+  // Two test files may start at the same instant: reading and recording the owner must be one step.
+  return withNodeStateLock(() => claimNodeAndCreateBridge(options));
+}
+
+/** A node already runs on this machine for a live owner; `owner` names it. */
+export class NodeBusyError extends Error {
+  readonly owner: NodeOwner;
+  constructor(owner: NodeOwner, message: string) {
+    super(message);
+    this.name = 'NodeBusyError';
+    this.owner = owner;
+  }
+}
+
+/**
+ * Runs `claim` holding `<run>/node.lock`, created atomically (a hard link of a file holding our
+ * PID, which fails when the lock exists). A lock whose holder is gone is taken over.
+ */
+async function withNodeStateLock<T>(claim: () => Promise<T>): Promise<T> {
+  await mkdir(runDir(), { recursive: true });
+  const lock = join(runDir(), 'node.lock');
+  const mine = `${lock}.${process.pid}`;
+  await writeFile(mine, String(process.pid));
+  const deadline = Date.now() + 60_000;
+  try {
+    for (;;) {
+      try {
+        await link(mine, lock);
+        break;
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+        const holder = Number(await readFile(lock, 'utf8').catch(() => '0'));
+        if (!holder || !isAlive(holder)) {
+          await rm(lock, { force: true });
+          continue;
+        }
+        if (Date.now() > deadline) throw new Error(`${lock} is held by process ${holder} for more than 60 s`);
+        await sleep(100);
+      }
+    }
+  } finally {
+    await unlink(mine).catch(() => {});
+  }
+  try {
+    return await claim();
+  } finally {
+    await rm(lock, { force: true });
+  }
+}
+
+async function claimNodeAndCreateBridge(options: { owner: NodeOwner; workDir: string; log?: (message: string) => void }): Promise<NodeNetwork> {
+  const log = options.log ?? (() => {});
   const owner: NodeOwner = options.owner.pid === null ? options.owner : { ...options.owner, startTime: processStartTime(options.owner.pid) ?? '' };
   const existing = readNodeState();
   if (existing && existing.snapshot.bootId !== currentBootId()) {
@@ -216,7 +267,7 @@ export async function prepareNodeNetwork(options: { owner: NodeOwner; workDir: s
     const componentsAlive = existing.components.some((c) => isAlive(c.pid, c.bin));
     if (ownerAlive || (existing.owner.pid === null && componentsAlive)) {
       const how = existing.owner.plane === 'default' ? 'run `npm run down` first' : `wait for process ${existing.owner.pid ?? '?'} to finish`;
-      throw new Error(`a node already runs on this machine for the control plane "${existing.owner.plane}" (state ${statePath()}); only one fits: ${how}`);
+      throw new NodeBusyError(existing.owner, `a node already runs on this machine for the control plane "${existing.owner.plane}" (state ${statePath()}); only one fits: ${how}`);
     }
     log(`cleaning up a node left behind by "${existing.owner.plane}" (process ${existing.owner.pid ?? 'detached'} gone)`);
     await stopNodeFromState(existing, undefined, log);

@@ -1,6 +1,8 @@
 // A steady, bounded stream of applies of new KAOS resources, as a user's CI or GitOps tool would
 // send them, while a disruption happens. Every apply goes through both webhooks (defaulting and
 // validation); an apply that fails for any reason is an admission failure the disruption caused.
+// With `changes`, one operation in five changes the timeout of an earlier resource and one in five
+// deletes one, so a missed update or delete shows up as a wrong or orphaned route.
 import { readFileSync } from 'node:fs';
 import { Agent, request } from 'node:https';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -20,7 +22,12 @@ export interface ApplyLoadOptions {
   ratePerSecond: number;
   /** Hard stop, so a hung test cannot leave the load running. */
   maxDurationMs: number;
+  /** Also update and delete earlier resources (see above). Default false: creates only. */
+  changes?: boolean;
 }
+
+/** Why a write failed: refused or failed by admission (a webhook named in the error), the API server unreachable or unable to serve, or anything else. */
+export type FailureCause = 'admission' | 'unavailable' | 'other';
 
 /** What a load run saw. */
 export interface ApplyLoadResult {
@@ -28,8 +35,13 @@ export interface ApplyLoadResult {
   failed: number;
   /** Up to 20 failure messages, with the time since the start. */
   failures: string[];
-  /** The resources that were admitted (created), for route checks. */
+  /** The resources that were admitted and not deleted since, as last applied, for route checks. */
   created: KaosResource[];
+  /** Failed writes by cause. */
+  byCause: Record<FailureCause, number>;
+  /** When the load started and stopped (ms since the epoch). */
+  startedAt: number;
+  stoppedAt: number;
   /** The load stopped at maxDurationMs, before stop() was called: the disruption outlasted it. */
   endedByDeadline: boolean;
 }
@@ -39,14 +51,23 @@ export interface ApplyLoad {
   stop(): Promise<ApplyLoadResult>;
 }
 
-/** Server-side apply of one object; resolves with the HTTP status and body (status 0 for a network error). */
-function apply(options: ApplyLoadOptions, agent: Agent, resource: KaosResource): Promise<{ status: number; body: string }> {
-  const url = new URL(`${options.server}/apis/kaos.tools/v1alpha1/namespaces/${options.namespace}/${kindDefinition(resource.kind).plural}/${resource.metadata.name}?fieldManager=e2e-load&force=true`);
-  const payload = JSON.stringify(resource);
+/** The cause of a failed write from its status and message (status 0: no HTTP answer). */
+export function failureCause(status: number, message: string): FailureCause {
+  if (/webhook/i.test(message)) return 'admission';
+  if (status === 0 || status === 429 || status >= 500) return 'unavailable';
+  return 'other';
+}
+
+/** Server-side apply of one object, or its deletion; resolves with the HTTP status and body (status 0 for a network error). */
+function write(options: ApplyLoadOptions, agent: Agent, resource: KaosResource, method: 'PATCH' | 'DELETE'): Promise<{ status: number; body: string }> {
+  const path = `${options.server}/apis/kaos.tools/v1alpha1/namespaces/${options.namespace}/${kindDefinition(resource.kind).plural}/${resource.metadata.name}`;
+  const url = new URL(method === 'PATCH' ? `${path}?fieldManager=e2e-load&force=true` : path);
+  const payload = method === 'PATCH' ? JSON.stringify(resource) : '';
+  const headers: Record<string, string | number> = method === 'PATCH' ? { 'content-type': 'application/apply-patch+yaml', 'content-length': Buffer.byteLength(payload) } : {};
   return new Promise((resolve) => {
     const req = request(
       url,
-      { method: 'PATCH', agent, headers: { 'content-type': 'application/apply-patch+yaml', 'content-length': Buffer.byteLength(payload) }, timeout: 30_000 },
+      { method, agent, headers, timeout: 30_000 },
       (res) => {
         let body = '';
         res.setEncoding('utf8').on('data', (chunk: string) => (body += chunk));
@@ -69,34 +90,50 @@ export function startApplyLoad(options: ApplyLoadOptions): ApplyLoad {
     cert: readFileSync(options.clientCert),
     key: readFileSync(options.clientKey),
   });
-  const result: ApplyLoadResult = { attempted: 0, failed: 0, failures: [], created: [], endedByDeadline: false };
   const started = Date.now();
+  const result: ApplyLoadResult = { attempted: 0, failed: 0, failures: [], created: [], byCause: { admission: 0, unavailable: 0, other: 0 }, startedAt: started, stoppedAt: 0, endedByDeadline: false };
+  const live = new Map<string, KaosResource>();
   let stopping = false;
   const intervalMs = 1000 / options.ratePerSecond;
   const loop = (async () => {
     for (let n = 0; !stopping && Date.now() - started < options.maxDurationMs; n++) {
       const tick = Date.now();
-      const resource = mixedResource(n, options.namespace);
-      resource.metadata.name = `${options.prefix}-${n}`;
+      const earlier = [...live.values()];
+      const change = options.changes && earlier.length > 5 ? n % 5 : 0;
+      let resource: KaosResource;
+      let method: 'PATCH' | 'DELETE' = 'PATCH';
+      if (change === 3) {
+        resource = structuredClone(earlier[n % earlier.length]!);
+        resource.spec = { ...resource.spec, gatewayRoute: { timeout: `${10 + (n % 200)}s` } };
+      } else if (change === 4) {
+        resource = earlier[(n * 7) % earlier.length]!;
+        method = 'DELETE';
+      } else {
+        resource = mixedResource(n, options.namespace);
+        resource.metadata.name = `${options.prefix}-${n}`;
+      }
       result.attempted++;
-      const { status, body } = await apply(options, agent, resource);
+      const { status, body } = await write(options, agent, resource, method);
       if (status >= 200 && status < 300) {
-        result.created.push(resource);
+        if (method === 'DELETE') live.delete(resource.metadata.name!);
+        else live.set(resource.metadata.name!, resource);
       } else {
         result.failed++;
-        if (result.failures.length < 20) {
-          let message = body;
-          try {
-            message = (JSON.parse(body) as { message?: string }).message ?? body;
-          } catch {
-            // not a Status: keep the text
-          }
-          result.failures.push(`+${((tick - started) / 1000).toFixed(1)}s ${resource.kind} ${resource.metadata.name}: HTTP ${status} ${message.slice(0, 300)}`);
+        let message = body;
+        try {
+          message = (JSON.parse(body) as { message?: string }).message ?? body;
+        } catch {
+          // not a Status: keep the text
         }
+        const cause = failureCause(status, message);
+        result.byCause[cause]++;
+        if (result.failures.length < 20) result.failures.push(`+${((tick - started) / 1000).toFixed(1)}s ${method === 'DELETE' ? 'delete' : 'apply'} ${resource.kind} ${resource.metadata.name}: ${cause}: HTTP ${status} ${message.slice(0, 300)}`);
       }
       await sleep(Math.max(0, intervalMs - (Date.now() - tick)));
     }
     result.endedByDeadline = !stopping;
+    result.stoppedAt = Date.now();
+    result.created = [...live.values()];
   })();
   return {
     async stop() {
