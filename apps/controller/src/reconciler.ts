@@ -1,5 +1,6 @@
 import { isDeepStrictEqual } from 'node:util';
 import { isKaosKind, type Gateway, type GatewayStatus, type HTTPRoute, type KaosKind, type KaosResource } from '@kaos/api-types';
+import { exponentialBackoffMs } from '@kaos/kube-runtime';
 import {
   ROUTE_READY,
   ROUTE_REASONS,
@@ -206,7 +207,8 @@ export function createReconciler(cluster: Cluster, config: RoutingConfig, option
         // The window runs from when we last wrote it back: a removal answering a write held back for
         // the full cap still counts, so the delay stays at the cap instead of starting over (review).
         const count = previous && at - previous.notBefore < backoff.windowMs ? previous.count + 1 : 1;
-        const delayMs = count < 2 ? 0 : Math.min(backoff.maxMs, backoff.baseMs * 2 ** (count - 2));
+        // The first removal is answered at once: the backoff starts with the second (failure count - 1).
+        const delayMs = count < 2 ? 0 : exponentialBackoffMs(count - 1, backoff);
         statusRemovals.set(key, { count, notBefore: at + delayMs });
         if (delayMs > 0) {
           const message = `status.gateway was removed by another writer ${count} times in a row (the KAOS operator replaces the whole status when it writes its own fields); writing it back in ${Math.round(delayMs / 1000)} s`;
