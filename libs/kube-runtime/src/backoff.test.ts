@@ -18,28 +18,23 @@ describe('exponentialBackoffMs', () => {
     expect(exponentialBackoffMs(failures, { baseMs, maxMs })).toBe(expected);
   });
 
+  // The delay after 3 failures (d = 400) with each shape: additive (the default, wait.Jitter)
+  // d + random·jitter·d; symmetric d·(1 − jitter + 2·random·jitter), i.e. d ± jitter·d.
   it.each([
-    // random, jitter, expected: d + random·jitter·d with d = 400 (wait.Jitter only adds)
-    [0, 0.25, 400],
-    [0.5, 0.25, 450],
-    [0.999, 0.25, 500],
-    [0.5, 1, 600],
-    [0.9, 0, 400],
-  ])('with random %d and jitter %d after 3 failures waits %d ms', (random, jitter, expected) => {
-    expect(exponentialBackoffMs(3, { baseMs: 100, maxMs: 1_000, jitter }, () => random)).toBe(expected);
-  });
-
-  it.each([
-    // random, jitter, expected: d·(1 − jitter + 2·random·jitter) with d = 400 (symmetric: d ± jitter·d)
-    [0, 0.5, 200],
-    [0.5, 0.5, 400],
-    [0.999, 0.5, 600],
-    [0, 0.25, 300],
-    [0.5, 0.25, 400],
-    [0.999, 0.25, 500],
-    [0.9, 0, 400],
-  ])('with symmetric jitter, random %d and jitter %d after 3 failures waits %d ms', (random, jitter, expected) => {
-    expect(exponentialBackoffMs(3, { baseMs: 100, maxMs: 1_000, jitter, jitterShape: 'symmetric' }, () => random)).toBe(expected);
+    { random: 0, jitter: 0.25, additive: 400, symmetric: 300 },
+    { random: 0.5, jitter: 0.25, additive: 450, symmetric: 400 },
+    { random: 0.999, jitter: 0.25, additive: 500, symmetric: 500 },
+    { random: 0, jitter: 0.5, additive: 400, symmetric: 200 },
+    { random: 0.5, jitter: 0.5, additive: 500, symmetric: 400 },
+    { random: 0.999, jitter: 0.5, additive: 600, symmetric: 600 },
+    { random: 0, jitter: 1, additive: 400, symmetric: 0 },
+    { random: 0.5, jitter: 1, additive: 600, symmetric: 400 },
+    { random: 0.9, jitter: 0, additive: 400, symmetric: 400 },
+  ])('with random $random and jitter $jitter waits $additive ms (additive) or $symmetric ms (symmetric)', ({ random, jitter, additive, symmetric }) => {
+    const policy = { baseMs: 100, maxMs: 1_000, jitter };
+    expect(exponentialBackoffMs(3, policy, () => random)).toBe(additive);
+    expect(exponentialBackoffMs(3, { ...policy, jitterShape: 'additive' }, () => random)).toBe(additive);
+    expect(exponentialBackoffMs(3, { ...policy, jitterShape: 'symmetric' }, () => random)).toBe(symmetric);
   });
 
   it.each([
