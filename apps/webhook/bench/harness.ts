@@ -16,6 +16,9 @@ export const MALLOC_ARENA_MAX = process.env.BENCH_MALLOC_ARENA_MAX ?? '2';
 /** The webhook container's memory limit in the chart: 256Mi. */
 export const MEMORY_LIMIT_MIB = 256;
 
+/** The webhook bundle the benches start; BENCH_WEBHOOK_BUNDLE runs another build (say, a copy of the previous commit's) instead. */
+export const WEBHOOK_BUNDLE = process.env.BENCH_WEBHOOK_BUNDLE ?? 'dist/apps/webhook/main.js';
+
 export function freePort(): Promise<number> {
   return new Promise((resolve) => {
     const server = createNetServer().listen(0, '127.0.0.1', () => {
@@ -47,19 +50,22 @@ export function memoryMiB(pid: number, field: 'VmRSS' | 'VmHWM'): number {
 export interface StartedWebhook {
   child: ChildProcess;
   port: number;
+  /** Plain-HTTP port of /healthz, /readyz and /metrics. */
+  healthPort: number;
   /** Resolves with the exit code or signal when the process ends (an OOM kill shows here). */
   exited: Promise<string>;
   stop(): void;
 }
 
 /**
- * The production bundle (dist/apps/webhook/main.js; build it first) serving mounted certificates on
+ * The production bundle (WEBHOOK_BUNDLE; build it first) serving mounted certificates on
  * 127.0.0.1, with plain metrics; `env` adds or overrides variables (caps, LOG_LEVEL). Resolves once
  * the admission port answers.
  */
 export async function startWebhook(tlsDir: string, env: NodeJS.ProcessEnv = {}): Promise<StartedWebhook> {
   const port = await freePort();
-  const child = spawn(process.execPath, ['dist/apps/webhook/main.js'], {
+  const healthPort = await freePort();
+  const child = spawn(process.execPath, [WEBHOOK_BUNDLE], {
     stdio: ['ignore', 'ignore', 'inherit'],
     env: {
       PATH: process.env.PATH,
@@ -69,7 +75,7 @@ export async function startWebhook(tlsDir: string, env: NodeJS.ProcessEnv = {}):
       TLS_MODE: 'files',
       TLS_CERT_DIR: tlsDir,
       WEBHOOK_PORT: String(port),
-      HEALTH_PORT: String(await freePort()),
+      HEALTH_PORT: String(healthPort),
       BIND_ADDRESS: '127.0.0.1',
       GATEWAY_API_ENABLED: 'true',
       GATEWAY_NAMESPACE: 'kaos-system',
@@ -97,5 +103,5 @@ export async function startWebhook(tlsDir: string, env: NodeJS.ProcessEnv = {}):
       req.end();
     }, 100);
   });
-  return { child, port, exited, stop: () => child.kill('SIGTERM') };
+  return { child, port, healthPort, exited, stop: () => child.kill('SIGTERM') };
 }

@@ -7,6 +7,8 @@ export interface PacedResult {
   completed: number;
   /** Requests without a 200 in the end (after retries, when 429s are retried). */
   errors: number;
+  /** Those errors by final status or client error ('timeout': no answer within the API server's timeoutSeconds). */
+  errorsBy: Record<string, number>;
   /** 429s received (each retried after its Retry-After when `retry429` is set). */
   shed: number;
   achievedRate: number;
@@ -44,6 +46,7 @@ export async function pacedLoad(options: {
   const intervalMs = 1000 / options.rate;
   const latencies: number[] = [];
   let errors = 0;
+  const errorsBy: Record<string, number> = {};
   let shed = 0;
   let sent = 0;
   let stopped = false;
@@ -55,7 +58,10 @@ export async function pacedLoad(options: {
     const done = sendReview({ agent, port: options.port, path: options.path, body: options.body, ...(options.retry429 ? {} : { maxRetries: 0 }) }).then((outcome) => {
       shed += outcome.shed;
       if (outcome.final === 200) latencies.push(performance.now() - due);
-      else errors++;
+      else {
+        errors++;
+        errorsBy[outcome.final] = (errorsBy[outcome.final] ?? 0) + 1;
+      }
     });
     inFlight.add(done);
     void done.then(() => inFlight.delete(done));
@@ -80,6 +86,7 @@ export async function pacedLoad(options: {
     sent,
     completed: latencies.length,
     errors,
+    errorsBy,
     shed,
     achievedRate: Math.round(latencies.length / elapsedS),
     p50: round(percentile(latencies, 50)),
