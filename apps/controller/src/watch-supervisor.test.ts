@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { ApiException } from '@kubernetes/client-node';
 import { silentLogger, type Logger } from '@kaos/kube-runtime';
-import { supervise, type SupervisedInformer } from './watch-supervisor.js';
+import { DEFAULT_SUPERVISION, restartDelayMs, supervise, type SupervisedInformer } from './watch-supervisor.js';
 
 type Callback = (arg?: unknown) => void;
 
@@ -162,5 +162,29 @@ describe('supervise', () => {
     fake.emit('error', new Error('late'));
     await sleep(60);
     expect(fake.starts()).toBe(1);
+  });
+});
+
+describe('restartDelayMs with the production supervision', () => {
+  // A standby replica may take the Lease over 15 s (the chart's lease duration) after the API is
+  // back: its watches must be running again before that, however long the outage was.
+  const leaseDurationMs = 15_000;
+  it.each([
+    { failures: 1, random: 0.5, expected: 500 },
+    { failures: 2, random: 0.5, expected: 1_000 },
+    { failures: 5, random: 0.5, expected: 8_000 },
+    { failures: 6, random: 0.5, expected: 8_000 },
+    { failures: 60, random: 0.5, expected: 8_000 },
+    { failures: 1, random: 0, expected: 375 },
+    { failures: 1, random: 1, expected: 625 },
+    { failures: 60, random: 1, expected: 10_000 },
+  ])('restart $failures after consecutive errors waits $expected ms (random $random)', ({ failures, random, expected }) => {
+    expect(restartDelayMs(failures, DEFAULT_SUPERVISION, () => random)).toBe(expected);
+  });
+
+  it('never waits as long as a lease duration, so a watch is back before a standby can lead', () => {
+    for (let failures = 1; failures <= 100; failures++) {
+      for (const random of [0, 0.5, 0.999]) expect(restartDelayMs(failures, DEFAULT_SUPERVISION, () => random)).toBeLessThan(leaseDurationMs);
+    }
   });
 });
