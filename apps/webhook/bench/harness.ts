@@ -47,6 +47,20 @@ export function memoryMiB(pid: number, field: 'VmRSS' | 'VmHWM'): number {
   }
 }
 
+/**
+ * CPU seconds a process has run, and seconds it was ready to run but waited for a CPU
+ * (/proc/<pid>/schedstat, in ns): the second shows when other load on the machine, not the process
+ * itself, delayed it.
+ */
+export function cpuSeconds(pid: number): { ran: number; waited: number } {
+  try {
+    const [ran, waited] = readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ').map(Number);
+    return { ran: ran! / 1e9, waited: waited! / 1e9 };
+  } catch {
+    return { ran: NaN, waited: NaN };
+  }
+}
+
 export interface StartedWebhook {
   child: ChildProcess;
   port: number;

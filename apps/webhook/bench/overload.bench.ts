@@ -13,7 +13,7 @@ import { loadavg } from 'node:os';
 import { createInterface } from 'node:readline';
 import { build } from 'esbuild';
 import { realisticAgentReview } from './fixtures.js';
-import { benchTlsDir, MALLOC_ARENA_MAX, MEMORY_LIMIT_MIB, memoryMiB, NODE_OPTIONS, startWebhook } from './harness.js';
+import { benchTlsDir, cpuSeconds, MALLOC_ARENA_MAX, MEMORY_LIMIT_MIB, memoryMiB, NODE_OPTIONS, startWebhook } from './harness.js';
 import type { FloodResult } from './large-review.js';
 import { pacedLoad, type PacedResult } from './paced-load.js';
 
@@ -50,12 +50,19 @@ await build({
 });
 const tlsDir = await benchTlsDir();
 
+/** What flood-client.ts prints: the flood and the CPU seconds it took to send it. */
+type FloodOutput = FloodResult & { cpuSeconds: number };
+
 interface Row {
   scenario: string;
+  /** CPU seconds the clients used over the measured part: they share the machine with the webhook. */
+  clientCpu: { paced: number; flood?: number };
   /** The webhook's event-loop delay (prom-client's nodejs_eventloop_lag_*), ms, over the measured part. */
   loopDelay: { p99: number; max: number };
+  /** The webhook's CPU time and its wait for a CPU over the measured part, and how long that part was, in seconds. */
+  cpu: { ran: number; waited: number; seconds: number };
   normal: PacedResult;
-  flood?: FloodResult;
+  flood?: FloodOutput;
   peakRssMiB: number;
   alive: boolean;
 }
@@ -78,15 +85,15 @@ function loopDelay(healthPort: number): Promise<{ p99: number; max: number }> {
   });
 }
 
-function startFlood(port: number, connections: number): { sending: Promise<void>; result: Promise<FloodResult> } {
+function startFlood(port: number, connections: number): { sending: Promise<void>; result: Promise<FloodOutput> } {
   const child = spawn(process.execPath, [FLOOD_BUNDLE, JSON.stringify({ port, connections, rounds: ROUNDS })], { stdio: ['ignore', 'pipe', 'inherit'] });
   const lines = createInterface({ input: child.stdout! });
   let started!: () => void;
   const sending = new Promise<void>((resolve) => (started = resolve));
-  const result = new Promise<FloodResult>((resolve, reject) => {
+  const result = new Promise<FloodOutput>((resolve, reject) => {
     lines.on('line', (line) => {
       if (line === 'sending') started();
-      else resolve(JSON.parse(line) as FloodResult);
+      else resolve(JSON.parse(line) as FloodOutput);
     });
     child.once('exit', (code) => reject(new Error(`flood client exited with ${code}`)));
   });
@@ -100,14 +107,24 @@ async function scenario(name: string, floodConnections: number | undefined): Pro
   try {
     await pacedLoad({ port: webhook.port, path: '/validate', body, rate: RATE, durationS: 2, connections: CONNECTIONS, retry429: true }); // warm-up: JIT, TLS sessions
     await loopDelay(webhook.healthPort); // resets its histogram: the figures below cover the measured part only
+    const before = { ...cpuSeconds(webhook.child.pid!), at: performance.now(), paced: process.cpuUsage() };
+    const pacedCpu = () => {
+      const used = process.cpuUsage(before.paced);
+      return (used.user + used.system) / 1e6;
+    };
+    const cpu = () => {
+      const after = cpuSeconds(webhook.child.pid!);
+      return { ran: after.ran - before.ran, waited: after.waited - before.waited, seconds: (performance.now() - before.at) / 1000 };
+    };
     if (floodConnections === undefined) {
       const normal = await pacedLoad({ port: webhook.port, path: '/validate', body, rate: RATE, durationS: BASELINE_S, connections: CONNECTIONS, retry429: true });
-      return { scenario: name, normal, loopDelay: await loopDelay(webhook.healthPort), peakRssMiB: memoryMiB(webhook.child.pid!, 'VmHWM'), alive };
+      return { scenario: name, normal, clientCpu: { paced: pacedCpu() }, loopDelay: await loopDelay(webhook.healthPort), cpu: cpu(), peakRssMiB: memoryMiB(webhook.child.pid!, 'VmHWM'), alive };
     }
     const flood = startFlood(webhook.port, floodConnections);
     await flood.sending;
     const normal = await pacedLoad({ port: webhook.port, path: '/validate', body, rate: RATE, durationS: MAX_FLOOD_S, connections: CONNECTIONS, retry429: true, stop: flood.result.catch(() => undefined) });
-    return { scenario: name, normal, flood: await flood.result, loopDelay: await loopDelay(webhook.healthPort), peakRssMiB: memoryMiB(webhook.child.pid!, 'VmHWM'), alive };
+    const result = await flood.result;
+    return { scenario: name, normal, flood: result, clientCpu: { paced: pacedCpu(), flood: result.cpuSeconds }, loopDelay: await loopDelay(webhook.healthPort), cpu: cpu(), peakRssMiB: memoryMiB(webhook.child.pid!, 'VmHWM'), alive };
   } finally {
     webhook.stop();
   }
@@ -123,7 +140,7 @@ for (const connections of FLOODS) rows.push(await scenario(`ordinary + flood of 
 const baseline = rows[0]!.normal;
 console.log('');
 console.log(
-  ['scenario', 'normal p50', 'normal p99', 'normal max', 'normal sent', 'normal errors', 'normal 429s', 'large answered 200', 'large 429s (shed)', 'large failed', 'flood s', 'webhook loop delay p99/max', `peak RSS MiB (limit ${MEMORY_LIMIT_MIB})`, 'p99 / baseline p99'].join(' | '),
+  ['scenario', 'normal p50', 'normal p99', 'normal max', 'normal sent', 'normal errors', 'normal 429s', 'large answered 200', 'large 429s (shed)', 'large failed', 'flood s', 'webhook loop delay p99/max', 'webhook CPU s / waited for a CPU s / of s', 'client CPU s (paced + flood)', `peak RSS MiB (limit ${MEMORY_LIMIT_MIB})`, 'p99 / baseline p99'].join(' | '),
 );
 for (const row of rows) {
   const large = row.flood;
@@ -142,6 +159,8 @@ for (const row of rows) {
       failed,
       large ? large.seconds.toFixed(1) : '',
       `${row.loopDelay.p99}/${row.loopDelay.max} ms`,
+      `${row.cpu.ran.toFixed(1)} / ${row.cpu.waited.toFixed(1)} / ${row.cpu.seconds.toFixed(1)}`,
+      row.clientCpu.flood === undefined ? row.clientCpu.paced.toFixed(1) : `${row.clientCpu.paced.toFixed(1)} + ${row.clientCpu.flood.toFixed(1)}`,
       `${row.peakRssMiB}${row.alive ? '' : ' (DIED)'}`,
       `${(row.normal.p99 / baseline.p99).toFixed(1)}x`,
     ].join(' | '),
