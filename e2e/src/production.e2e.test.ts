@@ -3,20 +3,17 @@
 // machine), in order: install, the user guide's commands, disruptions under steady apply load.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { routeName, routePathPrefix, serviceName } from '@kaos/routing';
 import type { KaosResource } from '@kaos/api-types';
 
-import { gatewayApiBundlePath, repoRoot } from './control-plane/index.js';
+import { repoRoot } from './control-plane/index.js';
 import { sampleBackendList } from './gateway/sample-backends.js';
-import { buildImages } from './images/manifest.js';
-import { imageRef, nodeImages, startNodeCluster, type NodeCluster } from './node/cluster.js';
-import { eventually, getJson, kubectlOk, KAOS_CRD_DIR } from './support/cluster.js';
+import type { NodeCluster } from './node/cluster.js';
+import { eventually, getJson, kubectlOk } from './support/cluster.js';
 import { startApplyLoad, type ApplyLoadResult } from './support/apply-load.js';
-import { installProduction, kubectlPath, localImageValues, readQuickstartSamples, userShell } from './support/production.js';
+import { installProduction, kubectlPath, localImageValues, PRODUCTION_NODE_START_MS, readQuickstartSamples, startProductionNode, userShell } from './support/production.js';
 import { releaseNames } from './support/release.js';
 
 const RELEASE = { release: 'kaos-operator', namespace: 'kaos-system' };
@@ -37,28 +34,14 @@ async function pods(selector: string): Promise<Pod[]> {
 }
 
 beforeAll(async () => {
-  const manifest = await buildImages(log ?? (() => {}));
-  images = { webhook: imageRef(manifest, 'webhook'), controller: imageRef(manifest, 'controller'), sampleBackend: imageRef(manifest, 'sample-backend') };
-  cluster = await startNodeCluster({
-    owner: { plane: 'e2e-production', pid: process.pid },
-    workDir: await mkdtemp(join(tmpdir(), 'kaos-e2e-node-')),
-    // KAOS_E2E_KEEP=1 keeps the node's logs (kubelet, containerd) for a post-mortem.
-    removeWorkDir: !process.env.KAOS_E2E_KEEP,
-    crdPaths: [KAOS_CRD_DIR],
-    gatewayApiBundle: gatewayApiBundlePath(),
-    pauseImage: imageRef(manifest, 'pause'),
-    images: nodeImages(manifest),
-    // One node fits on the machine: wait for the other suite that uses it (faults.e2e).
-    waitForNodeMs: 25 * 60_000,
-    log,
-  });
+  ({ cluster, images } = await startProductionNode('e2e-production', log));
   baseValues = {
     'gatewayAPI.enabled': true,
     'gatewayAPI.createGateway': true,
     'gatewayAPI.gatewayClassName': 'kaos-e2e',
     ...localImageValues(images),
   };
-}, 35 * 60_000);
+}, PRODUCTION_NODE_START_MS);
 
 afterAll(async () => {
   await cluster?.stop();

@@ -114,7 +114,9 @@ export function startApplyLoad(options: ApplyLoadOptions): ApplyLoad {
       }
       result.attempted++;
       const { status, body } = await write(options, agent, resource, method);
-      if (status >= 200 && status < 300) {
+      // A delete whose answer was lost in an outage may have happened: the next one finds it gone.
+      const alreadyGone = method === 'DELETE' && status === 404;
+      if ((status >= 200 && status < 300) || alreadyGone) {
         if (method === 'DELETE') live.delete(resource.metadata.name!);
         else live.set(resource.metadata.name!, resource);
       } else {

@@ -1,11 +1,15 @@
 // The chart in production mode on the real node: what users run after `helm install`. Shared by
 // the production e2e tests and `npm run up`.
 import { spawn } from 'node:child_process';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { KaosResource } from '@kaos/api-types';
 import { CHART_DIR, helm, setArgs, type KubeTarget } from './release.js';
-import { kubectlOk } from './cluster.js';
-import type { KubectlResult } from '../control-plane/index.js';
+import { KAOS_CRD_DIR, kubectlOk } from './cluster.js';
+import { gatewayApiBundlePath, type KubectlResult } from '../control-plane/index.js';
+import { buildImages } from '../images/manifest.js';
+import { imageRef, nodeImages, startNodeCluster, type NodeCluster } from '../node/cluster.js';
 
 /** Helm values that point one component at a locally built image reference `registry/repository:tag`. */
 export function imageValues(component: 'webhook' | 'controller', ref: string): Record<string, string> {
@@ -72,3 +76,27 @@ export function readQuickstartSamples(target: Pick<KubeTarget, 'kubectl'>): Prom
     [['agent', 'my-agent'], ['modelapi', 'my-model'], ['mcpserver', 'echo-server']].map(async ([kind, name]) => JSON.parse(await kubectlOk(target, ['get', kind!, name!, '-n', 'my-namespace', '-o', 'json'])) as KaosResource),
   );
 }
+
+/**
+ * Builds (or reuses) the images, then starts a control plane and the node with them, for a test
+ * file that runs the chart in production mode. One node fits per machine: a second such file waits
+ * for the first one's node to stop. KAOS_E2E_KEEP=1 keeps the node's logs for a post-mortem.
+ */
+export async function startProductionNode(plane: string, log?: (message: string) => void): Promise<{ cluster: NodeCluster; images: { webhook: string; controller: string; sampleBackend: string } }> {
+  const manifest = await buildImages(log ?? (() => {}));
+  const cluster = await startNodeCluster({
+    owner: { plane, pid: process.pid },
+    workDir: await mkdtemp(join(tmpdir(), `kaos-${plane}-`)),
+    removeWorkDir: !process.env.KAOS_E2E_KEEP,
+    crdPaths: [KAOS_CRD_DIR],
+    gatewayApiBundle: gatewayApiBundlePath(),
+    pauseImage: imageRef(manifest, 'pause'),
+    images: nodeImages(manifest),
+    waitForNodeMs: 25 * 60_000,
+    ...(log ? { log } : {}),
+  });
+  return { cluster, images: { webhook: imageRef(manifest, 'webhook'), controller: imageRef(manifest, 'controller'), sampleBackend: imageRef(manifest, 'sample-backend') } };
+}
+
+/** How long a test file's beforeAll may take with startProductionNode: waiting for the node included. */
+export const PRODUCTION_NODE_START_MS = 35 * 60_000;
