@@ -8,6 +8,7 @@ import { GATEWAY_VERSION, typed } from './kube-boundary.js';
 import type { WatchRestartReason } from './metrics.js';
 import { resourceKey } from './reconciler.js';
 import { makeSlimInformer, slimForCache, type RawList } from './slim-cache.js';
+import { NO_TRACE, type StageTrace } from './stage-trace.js';
 import { DEFAULT_SUPERVISION, supervise, type Supervisor } from './watch-supervisor.js';
 
 /** Our kinds' status belongs to the KAOS operator except `status.gateway`, the only part the reconciler reads. */
@@ -81,7 +82,14 @@ type Cached<T extends KubernetesObject> = Informer<T> & ObjectCache<T>;
 export type RestartReporter = (watch: string) => (reason: WatchRestartReason) => void;
 
 /** Creates the informers of our kinds, our routes and the other routes' metadata (not started: start the supervisors). */
-export function createClusterWatches(kubeConfig: KubeConfig, custom: Pick<CustomObjectsApi, 'listClusterCustomObject'>, logger: Logger, enqueue: (key: string) => void, restarted: RestartReporter) {
+export function createClusterWatches(
+  kubeConfig: KubeConfig,
+  custom: Pick<CustomObjectsApi, 'listClusterCustomObject'>,
+  logger: Logger,
+  enqueue: (key: string) => void,
+  restarted: RestartReporter,
+  trace: StageTrace = NO_TRACE,
+) {
   const resourceInformers = new Map<KaosKind, Cached<KubernetesObject>>();
   const supervisors: Supervisor[] = [];
   for (const definition of KIND_DEFINITIONS) {
@@ -91,7 +99,11 @@ export function createClusterWatches(kubeConfig: KubeConfig, custom: Pick<Custom
       (continueToken, limit) => custom.listClusterCustomObject({ group: KAOS_GROUP, version: KAOS_VERSION, plural: definition.plural, limit, _continue: continueToken }) as Promise<RawList>,
       slimResource,
     );
-    const onObject = (object: KubernetesObject) => enqueue(resourceKey(definition.kind, object.metadata?.namespace ?? '', object.metadata?.name ?? ''));
+    const onObject = (object: KubernetesObject) => {
+      const key = resourceKey(definition.kind, object.metadata?.namespace ?? '', object.metadata?.name ?? '');
+      trace.mark(key, 'watch');
+      enqueue(key);
+    };
     informer.on('add', onObject);
     informer.on('update', onObject);
     // A deleted resource needs no API call, but its reconcile forgets what was logged about it.

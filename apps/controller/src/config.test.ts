@@ -12,6 +12,13 @@ describe('loadControllerConfig', () => {
     });
   });
 
+  it.each<[string, Environment, string | undefined]>([
+    ['off by default', { LEADER_ELECTION: 'false' }, undefined],
+    ['on with a file', { LEADER_ELECTION: 'false', STAGE_TRACE_FILE: '/tmp/stages.jsonl' }, '/tmp/stages.jsonl'],
+  ])('reads the stage trace file: %s', (_case, env, file) => {
+    expect(loadControllerConfig(env).stageTraceFile).toBe(file);
+  });
+
   it('runs without leader election and without a namespace', () => {
     expect(loadControllerConfig({ LEADER_ELECTION: 'false' }).leaderElection.enabled).toBe(false);
   });

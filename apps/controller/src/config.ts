@@ -23,6 +23,8 @@ export interface ControllerConfig {
   concurrency: number;
   /** Every resource is requeued this often to repair anything missed (`RESYNC_PERIOD_SECONDS`, 600). */
   resyncSeconds: number;
+  /** `STAGE_TRACE_FILE` (unset: off): where the per-key stage trace goes (stage-trace.ts), for the benchmark. */
+  stageTraceFile: string | undefined;
   leaderElection: {
     /** `LEADER_ELECTION` (true): only the holder of the Lease writes. */
     enabled: boolean;
@@ -75,6 +77,7 @@ export function loadControllerConfig(env: Environment): ControllerConfig {
     bindAddress: envValue(env, 'BIND_ADDRESS'),
     concurrency,
     resyncSeconds,
+    stageTraceFile: envValue(env, 'STAGE_TRACE_FILE'),
     leaderElection: {
       enabled,
       namespace,

@@ -3,15 +3,17 @@
 // (gateway-cache.ts), the API calls (cluster-api.ts), Events (event-recorder.ts) and the
 // leader-election Lease (lease-store.ts).
 import { CoreV1Api, CustomObjectsApi, KubernetesObjectApi, type KubeConfig } from '@kubernetes/client-node';
+import { isKaosKind } from '@kaos/api-types';
 import type { Logger } from '@kaos/kube-runtime';
-import type { RoutingConfig } from '@kaos/routing';
+import { OWNER_KIND_LABEL, OWNER_NAME_LABEL, type RoutingConfig } from '@kaos/routing';
 import { createClusterApi, type ApiObservers } from './cluster-api.js';
 import { createClusterWatches } from './cluster-watches.js';
 import { createEventRecorder } from './event-recorder.js';
 import { createGatewayCache } from './gateway-cache.js';
 import { createLeaseStore } from './lease-store.js';
 import type { WatchRestartReason } from './metrics.js';
-import type { Cluster } from './reconciler.js';
+import { resourceKey, type Cluster } from './reconciler.js';
+import { NO_TRACE, type Stage, type StageTrace } from './stage-trace.js';
 
 /** What the cluster adapter reports to the metrics. */
 export interface ClusterObservers extends ApiObservers {
@@ -20,16 +22,28 @@ export interface ClusterObservers extends ApiObservers {
 }
 
 /** The client-node adapter: caches, informers feeding `enqueue`, and the writes. */
-export function createKubeCluster(kubeConfig: KubeConfig, config: RoutingConfig, logger: Logger, enqueue: (key: string) => void, observers: ClusterObservers = {}) {
+export function createKubeCluster(kubeConfig: KubeConfig, config: RoutingConfig, logger: Logger, enqueue: (key: string) => void, observers: ClusterObservers = {}, trace: StageTrace = NO_TRACE) {
   const restarted = (watch: string) => (reason: WatchRestartReason) => observers.watchRestarted?.(watch, reason);
   const custom = kubeConfig.makeApiClient(CustomObjectsApi);
   const core = kubeConfig.makeApiClient(CoreV1Api);
   const objects = KubernetesObjectApi.makeApiClient(kubeConfig);
 
-  const watches = createClusterWatches(kubeConfig, custom, logger, enqueue, restarted);
+  const watches = createClusterWatches(kubeConfig, custom, logger, enqueue, restarted, trace);
   // The shared Gateway's address is in every status.gateway.url: a change of it requeues everything.
   const gateway = createGatewayCache(kubeConfig, custom, config, logger, { changed: watches.resyncAll, read: () => observers.read?.('gateways'), restarted });
   const api = createClusterApi({ custom, objects }, observers);
+  /** Marks `sent`, awaits the call, marks `acked` (not on failure): the stage trace of one API call. */
+  async function traced<T>(key: string | undefined, sent: Stage, acked: Stage, call: () => Promise<T>): Promise<T> {
+    if (!trace.enabled || key === undefined) return call();
+    trace.mark(key, sent);
+    const result = await call();
+    trace.mark(key, acked);
+    return result;
+  }
+  const keyOf = (kind: unknown, namespace: string | undefined, name: string | undefined) => (isKaosKind(kind) && name ? resourceKey(kind, namespace ?? '', name) : undefined);
+  const tracedCore: Pick<CoreV1Api, 'createNamespacedEvent'> = {
+    createNamespacedEvent: (request) => traced(keyOf(request.body.involvedObject.kind, request.body.involvedObject.namespace, request.body.involvedObject.name), 'event-sent', 'event-acked', () => core.createNamespacedEvent(request)),
+  };
   const supervisors = gateway.supervisor ? [...watches.supervisors, gateway.supervisor] : watches.supervisors;
 
   const cluster: Cluster = {
@@ -43,14 +57,15 @@ export function createKubeCluster(kubeConfig: KubeConfig, config: RoutingConfig,
       // A route of that name not labelled as ours is known from the metadata watch: the create would
       // be refused, so it is not sent (a stale cache only makes the reconcile read and retry).
       if (watches.foreignRouteExists(route.metadata.namespace, route.metadata.name!)) return undefined;
-      return api.createRoute(route);
+      const labels = route.metadata.labels ?? {};
+      return traced(keyOf(labels[OWNER_KIND_LABEL], route.metadata.namespace, labels[OWNER_NAME_LABEL]), 'route-sent', 'route-acked', () => api.createRoute(route));
     },
     applyRoute: api.applyRoute,
     removeRouteFields: api.removeRouteFields,
     deleteRoute: api.deleteRoute,
     readGatewayStatus: api.readGatewayStatus,
-    writeGatewayStatus: api.writeGatewayStatus,
-    event: createEventRecorder(core, logger, () => observers.write?.('event')),
+    writeGatewayStatus: (resource, status) => traced(keyOf(resource.kind, resource.metadata.namespace, resource.metadata.name), 'status-sent', 'status-acked', () => api.writeGatewayStatus(resource, status)),
+    event: createEventRecorder(tracedCore, logger, () => observers.write?.('event')),
   };
 
   return {

@@ -21,6 +21,7 @@ import { startLeaderElection } from './leader-election.js';
 import { createMetrics, instrumentReconcile } from './metrics.js';
 import { WorkQueue } from './queue.js';
 import { createReconciler } from './reconciler.js';
+import { createStageTrace } from './stage-trace.js';
 
 const logger = createLogger({ component: 'controller' });
 
@@ -34,6 +35,8 @@ try {
 
   const metrics = createMetrics();
   const { readings } = metrics;
+  // Off unless STAGE_TRACE_FILE is set: per-key stage timestamps for npm run bench:controller.
+  const trace = createStageTrace(config.stageTraceFile);
 
   // Informers run on every replica (warm caches); only the leader's queue receives keys.
   const feed: { queue?: WorkQueue } = {};
@@ -41,7 +44,7 @@ try {
     write: (verb) => metrics.writes.inc({ verb }),
     read: (resource) => metrics.reads.inc({ resource }),
     watchRestarted: (watch, reason) => metrics.watchRestarts.inc({ watch, reason }),
-  });
+  }, trace);
   // An installed KAOS CRD lacking what ours provides (upstream KAOS's, kept by Helm) is reported, not fatal.
   const crdWatch = watchCrdCompatibility(kubeConfig, logger, {
     onCompatible: () => kube.resyncAll(),
@@ -49,7 +52,7 @@ try {
     observers: { write: (verb) => metrics.writes.inc({ verb }), watchRestarted: (watch, reason) => metrics.watchRestarts.inc({ watch, reason }) },
   });
   const reconcile = createReconciler(kube.cluster, config.routing, { logger });
-  const queue = new WorkQueue(instrumentReconcile(reconcile, metrics, logger), { concurrency: config.concurrency, baseDelayMs: 500, maxDelayMs: 300_000 });
+  const queue = new WorkQueue(instrumentReconcile(reconcile, metrics, logger), { concurrency: config.concurrency, baseDelayMs: 500, maxDelayMs: 300_000, observe: (key, event) => trace.mark(key, event) });
   readings.depth = () => queue.depth();
 
   // /metrics over HTTPS behind a TokenReview and a SubjectAccessReview (unless METRICS_SECURE=false).
@@ -111,6 +114,7 @@ try {
     await queue.idle();
     await election?.release().catch((error: unknown) => logger.warn('could not release the Lease', { error: (error as Error).message }));
     await Promise.all([kube.stop(), crdWatch.stop()]);
+    await trace.close();
     for (const server of ops.servers) server.close();
     logger.info('stopped');
   };

@@ -174,4 +174,21 @@ describe('WorkQueue', () => {
     expect(seen).toEqual(['a']);
     expect(queue.depth()).toBe(0);
   });
+
+  it('tells its observer when a key starts waiting, is handed to a worker and is done (a deduplicated add is not told)', async () => {
+    const events: string[] = [];
+    const hold = gate();
+    const queue = new WorkQueue(
+      async (key) => {
+        if (key === 'a') await hold.promise;
+      },
+      { concurrency: 1, baseDelayMs: 10, maxDelayMs: 100, timers: fakeTimers().timers, observe: (key, event) => events.push(`${event} ${key}`) },
+    );
+    queue.add('a');
+    queue.add('b');
+    queue.add('b');
+    hold.open();
+    await queue.idle();
+    expect(events).toEqual(['enqueued a', 'dequeued a', 'enqueued b', 'done a', 'dequeued b', 'done b']);
+  });
 });

@@ -31,6 +31,8 @@ export interface WorkQueueOptions {
   timers?: QueueTimers;
   /** Jitter source in [0, 1). */
   random?: () => number;
+  /** Told when a key starts waiting, is handed to a worker, and its reconcile returns (the stage trace). */
+  observe?: (key: string, event: 'enqueued' | 'dequeued' | 'done') => void;
 }
 
 /** Outcome of one reconcile: done, or try again (after a failure, with backoff). */
@@ -43,7 +45,8 @@ export type ReconcileResult = { requeueAfterMs?: number } | void;
  * backoff and jitter until it succeeds.
  */
 export class WorkQueue {
-  private readonly options: Required<Omit<WorkQueueOptions, 'timers' | 'random'>>;
+  private readonly options: Required<Omit<WorkQueueOptions, 'timers' | 'random' | 'observe'>>;
+  private readonly observe: NonNullable<WorkQueueOptions['observe']>;
   private readonly timers: QueueTimers;
   private readonly random: () => number;
   private readonly waiting: string[] = [];
@@ -61,6 +64,7 @@ export class WorkQueue {
     this.options = { concurrency: options.concurrency, baseDelayMs: options.baseDelayMs, maxDelayMs: options.maxDelayMs };
     this.timers = options.timers ?? systemTimers;
     this.random = options.random ?? Math.random;
+    this.observe = options.observe ?? (() => {});
   }
 
   /** Queues a key now (a pending delayed retry of it is replaced). */
@@ -78,6 +82,7 @@ export class WorkQueue {
     if (this.waitingSet.has(key)) return;
     this.waitingSet.add(key);
     this.waiting.push(key);
+    this.observe(key, 'enqueued');
     this.pump();
   }
 
@@ -131,6 +136,7 @@ export class WorkQueue {
       const key = this.waiting.shift()!;
       this.waitingSet.delete(key);
       this.running.add(key);
+      this.observe(key, 'dequeued');
       void this.process(key);
     }
     if (this.waitingSet.size === 0 && this.running.size === 0) {
@@ -151,6 +157,7 @@ export class WorkQueue {
       retryAfterMs = this.backoffMs(failures);
     } finally {
       this.running.delete(key);
+      this.observe(key, 'done');
     }
     if (this.dirty.delete(key)) this.add(key);
     else if (retryAfterMs !== undefined) this.addAfter(key, retryAfterMs);
