@@ -91,7 +91,7 @@ describe('reuseConnections', () => {
     it.each([
       // The stock behaviour this module changes: client-node's undici negotiates HTTP/2, one connection for everything.
       ['stock client-node', '2.0', false],
-      // One kept-alive connection per request in flight (docs/adr/0019-controller-lag.md).
+      // One kept-alive connection per request in flight (docs/adr/0020-controller-lag.md).
       ['with reuseConnections', '1.1', true],
     ])('%s speaks HTTP/%s', async (_case, version, reuse) => {
       const kube = config();

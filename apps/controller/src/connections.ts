@@ -8,7 +8,7 @@
 // That pool speaks HTTP/1.1: undici 8 (client-node's) negotiates HTTP/2 by default, which put every
 // watch and every write of the controller on one TCP connection, where each write waited 0.3-0.8 s
 // longer than the API server spent on it and the work queue fell 15-20 s behind a burst of 1,000
-// creates; one connection per request in flight does not (docs/adr/0019-controller-lag.md).
+// creates; one connection per request in flight does not (docs/adr/0020-controller-lag.md).
 import { createHash } from 'node:crypto';
 import type { KubeConfig } from '@kubernetes/client-node';
 

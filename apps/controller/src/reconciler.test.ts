@@ -166,6 +166,24 @@ describe('reconcile', () => {
     expect(fake.events).toEqual(['Normal RouteUpdated']);
   });
 
+  it.each([
+    ['the write\'s watch event has not arrived: the cache still shows the version it wrote over', (live: HTTPRoute) => live, 1],
+    ['another writer edits it again after our write', (live: HTTPRoute) => ({ ...live, metadata: { ...live.metadata, resourceVersion: '9' } }), 2],
+  ])('writes a reverted edit once more only when the cache has moved on (%s)', async (_case, cacheAfterWrite, applies) => {
+    const edited = desiredRoute(agent(), config)!;
+    edited.spec.rules![0]!.timeouts = { request: '1s' };
+    edited.metadata.resourceVersion = '5';
+    const fake = fakeCluster(agent(), { routes: [edited] });
+    const before = structuredClone(fake.cluster.cachedRoute('prod', 'agent-a')!);
+    let cache = before;
+    const reconcile = createReconciler({ ...fake.cluster, cachedRoute: () => cache }, config, { now });
+    await reconcile('Agent/prod/a');
+    // The API server has our write; the cache (the informer) shows `cacheAfterWrite` of the edited route, which is still different.
+    cache = cacheAfterWrite(before);
+    await reconcile('Agent/prod/a');
+    expect(fake.writes.filter((write) => write.startsWith('apply'))).toHaveLength(applies);
+  });
+
   it('never touches a foreign route with its name, and says why on status', async () => {
     const foreign: HTTPRoute = { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute', metadata: { name: 'agent-a', namespace: 'prod', uid: 'x' }, spec: { rules: [] } };
     const fake = fakeCluster(agent(), { routes: [foreign] });

@@ -156,6 +156,11 @@ export function createReconciler(cluster: Cluster, config: RoutingConfig, option
   const foreignRouteKeys = new Set<string>();
   // Keys whose route our last write left still different (see routeSignature): not written again until it changes.
   const unwritable = new Map<string, string>();
+  // Our last update of each key's route while the cache may not have it yet: the resourceVersion it
+  // wrote over and the route the API server answered with. The answer can come before the watch
+  // event (they travel on different connections); a reconcile in between must not take the
+  // pre-write route from the cache for drift and write again.
+  const routeWrites = new Map<string, { over: string; route: HTTPRoute; at: number }>();
   const fieldsOf = (resource: KaosResource, route: string) => ({ kind: resource.kind, namespace: resource.metadata.namespace, name: resource.metadata.name, route });
   /** A warn line "HTTPRoute not created: <why>", once per resource and reason. */
   function notCreated(key: string, resource: KaosResource, route: string, reason: RouteReason, message: string) {
@@ -254,6 +259,7 @@ export function createReconciler(cluster: Cluster, config: RoutingConfig, option
       loggedProblems.delete(key);
       foreignRouteKeys.delete(key);
       unwritable.delete(key);
+      routeWrites.delete(key);
       return;
     }
 
@@ -262,6 +268,14 @@ export function createReconciler(cluster: Cluster, config: RoutingConfig, option
     const wanted = wantsRoute(resource, config) && problems.length === 0 ? desiredRoute(resource, config) : undefined;
     // Read the route even when routing is off: a route left from when it was on must go.
     let live: HTTPRoute | undefined = cluster.cachedRoute(parsed.namespace, name);
+    const written = routeWrites.get(key);
+    if (written) {
+      // Still exactly the version our write replaced: the cache has not seen the write yet. Anything
+      // else (our write's event, a later change, the route gone) and the cache is the truth again.
+      const pending = live?.metadata.resourceVersion === written.over && live.metadata.uid === written.route.metadata.uid && now().getTime() - written.at < STATUS_WRITE_MEMORY_MS;
+      if (pending) live = written.route;
+      else routeWrites.delete(key);
+    }
     let created = false;
     try {
       if (!live && wanted && foreignRouteKeys.has(key)) {
@@ -338,6 +352,7 @@ export function createReconciler(cluster: Cluster, config: RoutingConfig, option
       // The apply takes over every field we set; fields we leave unset that another writer set
       // (hostnames from the KAOS operator or a hand edit) survive it and are removed explicitly.
       const strays = strayRouteFields(wanted!, live);
+      const over = live.metadata.resourceVersion;
       try {
         if (differences.some((difference) => !strays.includes(difference))) live = await cluster.applyRoute(wanted!, live.metadata.uid);
         if (strays.length > 0) live = await cluster.removeRouteFields(live, strays);
@@ -349,6 +364,7 @@ export function createReconciler(cluster: Cluster, config: RoutingConfig, option
           unwritable.set(key, routeSignature(live) + routeSignature(wanted!));
           logger.warn('HTTPRoute still differs after writing it; not writing it again until it changes', { ...fieldsOf(resource, name), differences: left });
         } else unwritable.delete(key);
+        if (over) routeWrites.set(key, { over, route: live, at: now().getTime() });
       } catch (error) {
         apiFailed(resource, name, 'updated', error);
         await report(key, resource, blocked(resource, ROUTE_REASONS.APIError, `writing HTTPRoute ${name} failed: ${(error as Error).message}`));

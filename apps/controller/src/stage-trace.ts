@@ -1,7 +1,7 @@
 // Where a resource's time goes between its creation and its route: with STAGE_TRACE_FILE set, the
 // controller appends one JSON line per stage of each key (`{"key","stage","t"}`, t in epoch ms with
 // a fraction) to that file; npm run bench:controller reads it back into per-stage percentiles
-// (docs/adr/0019-controller-lag.md). Off (the default), marking costs one function call.
+// (docs/adr/0020-controller-lag.md). Off (the default), marking costs one function call.
 import { createWriteStream } from 'node:fs';
 
 /**
