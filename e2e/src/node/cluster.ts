@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import { startControlPlane, type ControlPlane } from '../control-plane/index.js';
-import { deleteBridge, NodeBusyError, prepareNodeNetwork, startNode, stopNodeFromState, readNodeState, type NodeImage, type NodeOwner, type RealNode } from './index.js';
+import { deleteBridge, NodeBusyError, prepareNodeNetwork, StrayBridgeError, startNode, stopNodeFromState, readNodeState, type NodeImage, type NodeOwner, type RealNode } from './index.js';
 
 /** Options of startNodeCluster. */
 export interface NodeClusterOptions {
@@ -93,11 +93,15 @@ export async function startNodeCluster(options: NodeClusterOptions): Promise<Nod
 /** prepareNodeNetwork, waiting up to `waitForNodeMs` while another live process runs the node. */
 async function takeNodeNetwork(options: NodeClusterOptions, log: (message: string) => void) {
   const deadline = Date.now() + (options.waitForNodeMs ?? 0);
+  // A node's owner deletes the bridge last, after its API server: give it a minute to get there.
+  let strayBridgeSince: number | undefined;
   for (let announced = false; ; ) {
     try {
       return await prepareNodeNetwork({ owner: options.owner, workDir: join(options.workDir, 'node'), log });
     } catch (error) {
-      if (!(error instanceof NodeBusyError) || Date.now() >= deadline) throw error;
+      if (error instanceof StrayBridgeError) strayBridgeSince ??= Date.now();
+      const stillStopping = error instanceof StrayBridgeError && Date.now() - strayBridgeSince! < 60_000;
+      if (!(error instanceof NodeBusyError || stillStopping) || Date.now() >= deadline) throw error;
       if (!announced) log(`${error.message}; waiting up to ${Math.round((deadline - Date.now()) / 1000)} s`);
       announced = true;
       await sleep(2_000);

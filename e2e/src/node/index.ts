@@ -210,6 +210,17 @@ export async function prepareNodeNetwork(options: { owner: NodeOwner; workDir: s
   return withNodeStateLock(() => claimNodeAndCreateBridge(options));
 }
 
+/**
+ * The bridge exists but no node is recorded: left behind, or another process is between stopping
+ * its node (state removed) and deleting the bridge (after its API server, which listens on it).
+ */
+export class StrayBridgeError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StrayBridgeError';
+  }
+}
+
 /** A node already runs on this machine for a live owner; `owner` names it. */
 export class NodeBusyError extends Error {
   readonly owner: NodeOwner;
@@ -272,7 +283,7 @@ async function claimNodeAndCreateBridge(options: { owner: NodeOwner; workDir: st
     log(`cleaning up a node left behind by "${existing.owner.plane}" (process ${existing.owner.pid ?? 'detached'} gone)`);
     await stopNodeFromState(existing, undefined, log);
   }
-  if (await bridgeExists()) throw new Error(`network interface ${BRIDGE.name} already exists but no node is recorded; remove it (ip link delete ${BRIDGE.name}) if nothing else uses it`);
+  if (await bridgeExists()) throw new StrayBridgeError(`network interface ${BRIDGE.name} already exists but no node is recorded; remove it (ip link delete ${BRIDGE.name}) if nothing else uses it`);
   const snapshot = await snapshotHost();
   await mkdir(options.workDir, { recursive: true });
   const state: NodeState = {
