@@ -1,7 +1,7 @@
 // What the webhook benches share: the production bundle started as in the chart (mounted
 // certificates, production NODE_OPTIONS and MALLOC_ARENA_MAX unless overridden), free ports and
 // /proc memory figures.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
@@ -46,6 +46,17 @@ export function memoryMiB(pid: number, field: 'VmRSS' | 'VmHWM'): number {
     return NaN;
   }
 }
+
+/**
+ * CPU seconds (user + system) of all threads of a process so far: /proc/<pid>/stat fields 14 and 15,
+ * in clock ticks. Unlike `cpuSeconds` (the main thread's schedstat) this counts V8's and libuv's
+ * helper threads and every thread of a Go server, so processes of different runtimes compare.
+ */
+export function processCpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+}
+const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
 
 /**
  * CPU seconds a process has run, and seconds it was ready to run but waited for a CPU

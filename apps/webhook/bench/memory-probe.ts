@@ -4,18 +4,18 @@
 // BENCH_MALLOC_ARENA_MAX; production values by default). Build first (npm run bench:webhook does).
 //   tsx apps/webhook/bench/memory-probe.ts <webhook|work|transport|empty>
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer as createNetServer, type AddressInfo } from 'node:net';
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { Agent } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import autocannon from 'autocannon';
 import { benchTls, realisticAgentReview } from './fixtures.js';
+import { freePort, MALLOC_ARENA_MAX, NODE_OPTIONS, WEBHOOK_BUNDLE } from './harness.js';
+import { largeReview, sendReview } from './large-review.js';
 import { pacedLoad } from './paced-load.js';
 
 const kind = process.argv[2] ?? 'webhook';
-const NODE_OPTIONS = process.env.BENCH_NODE_OPTIONS ?? '--max-old-space-size=96 --max-semi-space-size=1';
-const MALLOC_ARENA_MAX = process.env.BENCH_MALLOC_ARENA_MAX ?? '2';
 const body = realisticAgentReview();
 const PROBE = join(mkdtempSync(join(tmpdir(), 'kaos-probe-')), 'probe.mjs');
 // Prints memoryUsage on SIGUSR2 as one stderr line.
@@ -32,15 +32,6 @@ writeFileSync(
   ].join('\n'),
 );
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createNetServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 async function start(): Promise<{ child: ChildProcess; port: number }> {
   const directory = mkdtempSync(join(tmpdir(), 'kaos-probe-tls-'));
   const tls = await benchTls();
@@ -55,7 +46,7 @@ async function start(): Promise<{ child: ChildProcess; port: number }> {
   };
   if (kind === 'webhook' || kind === 'empty') {
     const port = await freePort();
-    const script = kind === 'webhook' ? ['dist/apps/webhook/main.js'] : ['-e', 'setInterval(() => {}, 1000); console.log("admission webhook listening")'];
+    const script = kind === 'webhook' ? [WEBHOOK_BUNDLE] : ['-e', 'setInterval(() => {}, 1000); console.log("admission webhook listening")'];
     const child = spawn(process.execPath, script, {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...env, METRICS_SECURE: 'false', TLS_MODE: 'files', TLS_CERT_DIR: directory, WEBHOOK_PORT: String(port), HEALTH_PORT: String(await freePort()), BIND_ADDRESS: '127.0.0.1', GATEWAY_API_ENABLED: 'true', GATEWAY_NAMESPACE: 'kaos-system' },
@@ -78,17 +69,40 @@ memLines.on('line', (line) => {
   if (line.startsWith('MEM ') && waiting) waiting(line.slice(4));
   else if (!line.startsWith('MEM ')) process.stderr.write(`[child] ${line}\n`);
 });
+/**
+ * Where the RSS is, from /proc/<pid>/smaps: pages of the node binary (file-backed, shared with every
+ * node process on the host but counted in each one's RSS), other files (shared libraries), the
+ * malloc heap ([heap]: OpenSSL, ICU, V8's and libuv's native allocations), and other anonymous
+ * mappings (V8's heap pages, thread stacks, JIT code).
+ */
+function smapsSplit(pid: number): string {
+  const totals: Record<string, number> = { binary: 0, 'other files': 0, malloc: 0, 'other anon': 0 };
+  let bucket = 'other anon';
+  for (const line of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
+    const head = line.match(/^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$/);
+    if (head) {
+      const name = head[1]!;
+      bucket = name === process.execPath || name.endsWith('/bin/node') ? 'binary' : name.startsWith('/') ? 'other files' : name === '[heap]' ? 'malloc' : 'other anon';
+      continue;
+    }
+    const rss = line.match(/^Rss:\s+(\d+) kB/);
+    if (rss) totals[bucket]! += Number(rss[1]);
+  }
+  return Object.entries(totals)
+    .map(([name, kb]) => `${name} ${Math.round(kb / 102.4) / 10}`)
+    .join(', ');
+}
 const status = (field: string) => Math.round(Number(readFileSync(`/proc/${child.pid}/status`, 'utf8').match(new RegExp(`${field}:\\s+(\\d+)`))![1]) / 1024);
 async function report(phase: string): Promise<void> {
   const usage = await new Promise<string>((resolve) => {
     waiting = resolve;
     child.kill('SIGUSR2');
   });
-  console.log(`${phase.padEnd(16)} VmRSS ${status('VmRSS')} MB (anon ${status('RssAnon')}, file ${status('RssFile')}), VmHWM ${status('VmHWM')} MB, ${usage}`);
+  console.log(`${phase.padEnd(16)} VmRSS ${status('VmRSS')} MB (anon ${status('RssAnon')}, file ${status('RssFile')}; smaps MB: ${smapsSplit(child.pid!)}), VmHWM ${status('VmHWM')} MB, ${usage}`);
 }
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const path = kind === 'webhook' ? '/validate' : '/';
-console.log(`probe ${kind}: NODE_OPTIONS="${NODE_OPTIONS}" MALLOC_ARENA_MAX=${MALLOC_ARENA_MAX || '(glibc default)'}`);
+console.log(`probe ${kind}: NODE_OPTIONS="${NODE_OPTIONS}" MALLOC_ARENA_MAX=${MALLOC_ARENA_MAX || '(glibc default)'}${kind === 'webhook' ? `, ${WEBHOOK_BUNDLE} ${(statSync(WEBHOOK_BUNDLE).size / 1048576).toFixed(2)} MiB` : ''}`);
 await sleep(1000);
 await report('started');
 if (kind !== 'empty') {
@@ -98,5 +112,15 @@ if (kind !== 'empty') {
   await report('after 1000/s');
   await sleep(3000);
   await report('idle 3s');
+  // The largest legal reviews (large-review.ts): one at a time, then PROBE_LARGE_CONCURRENCY at once
+  // (429s retried, as the API server does).
+  const large = largeReview();
+  const agent = new Agent({ keepAlive: true, maxSockets: 16, rejectUnauthorized: false });
+  for (let round = 0; round < 3; round++) await sendReview({ agent, port, path, body: large, timeoutMs: Infinity, maxRetries: Infinity });
+  await report('3 large, serial');
+  const concurrency = Number(process.env.PROBE_LARGE_CONCURRENCY ?? 16);
+  await Promise.all(Array.from({ length: concurrency }, () => sendReview({ agent, port, path, body: large, timeoutMs: Infinity, maxRetries: Infinity })));
+  await report(`${concurrency} large at once`);
+  agent.destroy();
 }
 child.kill('SIGTERM');
