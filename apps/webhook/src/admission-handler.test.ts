@@ -71,6 +71,37 @@ describe('admission handler', () => {
     expect(JSON.parse(response.body).error).toContain(message);
   });
 
+  // readBody copies pieces into one buffer of the declared length (or gathers them when chunked):
+  // the review must come out byte for byte, multi-byte characters cut between pieces included.
+  it.each([
+    ['a declared length', (length: number): Record<string, string | number> => ({ 'content-type': 'application/json', 'content-length': length })],
+    ['chunked transfer encoding', (): Record<string, string | number> => ({ 'content-type': 'application/json', 'transfer-encoding': 'chunked' })],
+  ])('reads a review sent in 7-byte pieces with %s', async (_name, headers) => {
+    const object = { kind: 'Agent', apiVersion: 'kaos.tools/v1alpha1', metadata: { name: 'a', namespace: 'prod' }, spec: { modelAPI: 'm', config: { description: 'Zürich ✓ '.repeat(200) } } };
+    const body = Buffer.from(agentReview(object));
+    const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port: served.port, path: '/mutate', method: 'POST', headers: headers(body.length) }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
+      });
+      req.on('error', reject);
+      const write = (offset: number): void => {
+        if (offset >= body.length) {
+          req.end();
+          return;
+        }
+        req.write(body.subarray(offset, offset + 7));
+        setImmediate(() => write(offset + 7));
+      };
+      write(0);
+    });
+    expect(answer.status).toBe(200);
+    const review = JSON.parse(answer.body);
+    expect(review.response).toMatchObject({ uid: 'u-1', allowed: true, patchType: 'JSONPatch' });
+    expect(JSON.parse(Buffer.from(review.response.patch, 'base64').toString())).toEqual([{ op: 'add', path: '/spec/gatewayRoute', value: { timeout: '120s' } }]);
+  });
+
   it('answers an UPDATE of an object stored before a rule with the old problem as a warning, and a change of it with a denial', async () => {
     const stored = { kind: 'Agent', metadata: { name: 'a', namespace: 'prod' }, spec: { modelAPI: 'm', gatewayRoute: { timeout: '100000s' }, config: { description: 'old' } } };
     const updateReview = (object: unknown) =>

@@ -65,24 +65,40 @@ function webhookFor(url: string | undefined): Webhook | undefined {
   return undefined;
 }
 
-/** Reads the whole body, refusing early (413) once it passes `limit` bytes. */
+/**
+ * Reads the whole body, refusing early (413) once it passes `limit` bytes. With a declared length
+ * (the API server always sends one) each chunk is copied into one buffer of that size as it arrives
+ * and can be collected at once, instead of all chunks staying alive until a final concatenation:
+ * a 3.35 MiB review then holds about one copy of its bytes while read, not two (ADR 0008).
+ */
 function readBody(request: IncomingMessage, limit: number): Promise<Buffer> {
   const declared = Number(request.headers['content-length']);
   if (declared > limit) return Promise.reject(new HttpError(413, 'too_large', `body of ${declared} bytes exceeds the limit of ${limit} bytes`));
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
+    // Node's HTTP parser never delivers more than a declared Content-Length; should it, the rest is
+    // gathered as chunks.
+    let whole = Number.isSafeInteger(declared) && declared > 0 ? Buffer.allocUnsafe(declared) : undefined;
     let size = 0;
     request.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
+      if (size + chunk.length > limit) {
         request.removeAllListeners('data');
         request.resume();
         reject(new HttpError(413, 'too_large', `body exceeds the limit of ${limit} bytes`));
         return;
       }
-      chunks.push(chunk);
+      if (whole && size + chunk.length <= whole.length) chunk.copy(whole, size);
+      else {
+        if (whole) chunks.push(whole.subarray(0, size));
+        whole = undefined;
+        chunks.push(chunk);
+      }
+      size += chunk.length;
     });
-    request.on('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)));
+    request.on('end', () => {
+      if (whole) resolve(size === whole.length ? whole : whole.subarray(0, size));
+      else resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
+    });
     request.on('error', reject);
   });
 }
