@@ -1,8 +1,5 @@
-import { createSecureServer, type Http2SecureServer } from 'node:http2';
-import type { AddressInfo } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
-import { HttpMethod, KubeConfig, RequestContext, VersionApi } from '@kubernetes/client-node';
-import { selfSignedCertificate } from '@kaos/kube-runtime';
+import { describe, expect, it, jest } from '@jest/globals';
+import { HttpMethod, KubeConfig, RequestContext } from '@kubernetes/client-node';
 import { reuseConnections } from './connections.js';
 
 const ca = Buffer.from('-----BEGIN CERTIFICATE-----\nnot parsed until a connection is made\n-----END CERTIFICATE-----\n').toString('base64');
@@ -61,44 +58,5 @@ describe('reuseConnections', () => {
     } finally {
       jest.useRealTimers();
     }
-  });
-
-  describe('against a server that offers HTTP/2 and HTTP/1.1, as kube-apiserver does', () => {
-    let server: Http2SecureServer;
-    let config: () => KubeConfig;
-    beforeAll(async () => {
-      const { cert, key } = await selfSignedCertificate('localhost', ['localhost']);
-      // GET /version answers with the protocol the request came in on.
-      server = createSecureServer({ cert, key, allowHTTP1: true }, (request, response) => {
-        response.setHeader('content-type', 'application/json');
-        response.end(JSON.stringify({ major: '1', minor: '0', gitVersion: request.httpVersion }));
-      });
-      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-      const { port } = server.address() as AddressInfo;
-      config = () => {
-        const kube = new KubeConfig();
-        kube.loadFromOptions({
-          clusters: [{ name: 'c', server: `https://localhost:${port}`, caData: Buffer.from(cert).toString('base64') }],
-          users: [{ name: 'u', token: 't' }],
-          contexts: [{ name: 'ctx', cluster: 'c', user: 'u' }],
-          currentContext: 'ctx',
-        });
-        return kube;
-      };
-    });
-    afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
-
-    it.each([
-      // The stock behaviour this module changes: client-node's undici negotiates HTTP/2, one connection for everything.
-      ['stock client-node', '2.0', false],
-      // One kept-alive connection per request in flight (docs/adr/0020-controller-lag.md).
-      ['with reuseConnections', '1.1', true],
-    ])('%s speaks HTTP/%s', async (_case, version, reuse) => {
-      const kube = config();
-      if (reuse) reuseConnections(kube);
-      const api = kube.makeApiClient(VersionApi);
-      expect((await api.getCode()).gitVersion).toBe(version);
-      expect((await api.getCode()).gitVersion).toBe(version);
-    });
   });
 });

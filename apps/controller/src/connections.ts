@@ -5,10 +5,6 @@
 // later. Under load that was ~100 open connections in the controller and most of the API
 // server's CPU. One shared dispatcher per set of TLS settings keeps a pool of kept-alive
 // connections instead, as client-go does.
-// That pool speaks HTTP/1.1: undici 8 (client-node's) negotiates HTTP/2 by default, which put every
-// watch and every write of the controller on one TCP connection, where each write waited 0.3-0.8 s
-// longer than the API server spent on it and the work queue fell 15-20 s behind a burst of 1,000
-// creates; one connection per request in flight does not (docs/adr/0020-controller-lag.md).
 import { createHash } from 'node:crypto';
 import type { KubeConfig } from '@kubernetes/client-node';
 
@@ -16,9 +12,6 @@ import type { KubeConfig } from '@kubernetes/client-node';
 interface Closable {
   close?: () => Promise<void>;
 }
-
-/** The undici Agent options we set: client-node's connect (TLS) options, and the protocol. */
-type AgentConstructor = new (options: { connect?: unknown; allowH2: boolean }) => Closable;
 
 type CreateDispatcher = (cluster: unknown, agentOptions: unknown) => Closable | undefined;
 
@@ -37,23 +30,10 @@ function fingerprint(options: unknown): string {
 }
 
 /**
- * The dispatcher client-node builds, as a pool of HTTP/1.1 connections: the same undici Agent
- * class (client-node's own undici, which its fetch expects) and connect options, with HTTP/2 off.
- * Other dispatchers (a proxy, none for plain HTTP) are left as client-node makes them.
- */
-export function http1Dispatcher(stock: Closable | undefined, options: { type?: string; connect?: unknown }): Closable | undefined {
-  if (!stock || options.type !== 'agent') return stock;
-  const Agent = stock.constructor as AgentConstructor;
-  void stock.close?.().catch(() => undefined);
-  return new Agent({ connect: options.connect, allowH2: false });
-}
-
-/**
- * Makes every API request made through this KubeConfig share one dispatcher (one pool of
- * kept-alive HTTP/1.1 connections) while the TLS settings stay the same. When they change (a
- * rotated client certificate), the next request gets a new dispatcher and the old one is closed
- * once its requests are done. Returns false, changing nothing, if this client-node has no
- * per-request dispatcher hook.
+ * Makes every API request made through this KubeConfig share one dispatcher (one connection pool)
+ * while the TLS settings stay the same. When they change (a rotated client certificate), the
+ * next request gets a new dispatcher and the old one is closed once its requests are done.
+ * Returns false, changing nothing, if this client-node has no per-request dispatcher hook.
  */
 export function reuseConnections(kubeConfig: KubeConfig): boolean {
   // createDispatcher is private in client-node's types; the version is pinned by package-lock.
@@ -62,11 +42,10 @@ export function reuseConnections(kubeConfig: KubeConfig): boolean {
   const create = target.createDispatcher.bind(kubeConfig);
   let current: { key: string; dispatcher: Closable | undefined } | undefined;
   target.createDispatcher = (cluster, agentOptions) => {
-    const options = kubeConfig.createDispatcherOptions(cluster as Parameters<KubeConfig['createDispatcherOptions']>[0], agentOptions as Parameters<KubeConfig['createDispatcherOptions']>[1]);
-    const key = fingerprint(options);
+    const key = fingerprint(kubeConfig.createDispatcherOptions(cluster as Parameters<KubeConfig['createDispatcherOptions']>[0], agentOptions as Parameters<KubeConfig['createDispatcherOptions']>[1]));
     if (current?.key === key) return current.dispatcher;
     const replaced = current?.dispatcher;
-    current = { key, dispatcher: http1Dispatcher(create(cluster, agentOptions), options) };
+    current = { key, dispatcher: create(cluster, agentOptions) };
     // Requests that already picked the old pool use it after a few more awaits; a closed undici
     // dispatcher would throw for them, so it closes only after they have had time to finish.
     if (replaced) setTimeout(() => void replaced.close?.().catch(() => undefined), REPLACED_POOL_GRACE_MS).unref();
