@@ -158,8 +158,8 @@ export function createReconciler(cluster: Cluster, config: RoutingConfig, option
   const unwritable = new Map<string, string>();
   // Our last update of each key's route while the cache may not have it yet: the resourceVersion it
   // wrote over and the route the API server answered with. The answer can come before the watch
-  // event (they travel on different connections); a reconcile in between must not take the
-  // pre-write route from the cache for drift and write again.
+  // event (separate streams, nothing orders them); a reconcile in between must not take the
+  // pre-write route from the cache for drift and write again (docs/adr/0020-controller-lag.md).
   const routeWrites = new Map<string, { over: string; route: HTTPRoute; at: number }>();
   const fieldsOf = (resource: KaosResource, route: string) => ({ kind: resource.kind, namespace: resource.metadata.namespace, name: resource.metadata.name, route });
   /** A warn line "HTTPRoute not created: <why>", once per resource and reason. */
