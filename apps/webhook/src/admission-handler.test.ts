@@ -1,7 +1,7 @@
 import { Agent, request, type IncomingHttpHeaders } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { ResourceValidator } from '@kaos/api-types';
-import { createAdmissionHandler, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_CONCURRENT_REVIEWS, DEFAULT_MAX_IN_FLIGHT_BYTES } from './admission-handler.js';
+import { createAdmissionHandler, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_CONCURRENT_REVIEWS, DEFAULT_MAX_IN_FLIGHT_BYTES, PREALLOCATE_ABOVE_BYTES } from './admission-handler.js';
 import { serveForTest, testRoutingConfig } from './handler.test-helpers.js';
 import { silentLogger } from '@kaos/kube-runtime';
 import { createMetrics } from './metrics.js';
@@ -71,14 +71,16 @@ describe('admission handler', () => {
     expect(JSON.parse(response.body).error).toContain(message);
   });
 
-  // readBody copies pieces into one buffer of the declared length (or gathers them when chunked):
-  // the review must come out byte for byte, multi-byte characters cut between pieces included.
+  // readBody copies pieces of a body over PREALLOCATE_ABOVE_BYTES into one buffer of the declared
+  // length (or gathers them when chunked): the review must come out byte for byte, multi-byte
+  // characters cut between pieces included.
   it.each([
     ['a declared length', (length: number): Record<string, string | number> => ({ 'content-type': 'application/json', 'content-length': length })],
     ['chunked transfer encoding', (): Record<string, string | number> => ({ 'content-type': 'application/json', 'transfer-encoding': 'chunked' })],
-  ])('reads a review sent in 7-byte pieces with %s', async (_name, headers) => {
-    const object = { kind: 'Agent', apiVersion: 'kaos.tools/v1alpha1', metadata: { name: 'a', namespace: 'prod' }, spec: { modelAPI: 'm', config: { description: 'Zürich ✓ '.repeat(200) } } };
+  ])('reads a large review sent in 1001-byte pieces with %s', async (_name, headers) => {
+    const object = { kind: 'Agent', apiVersion: 'kaos.tools/v1alpha1', metadata: { name: 'a', namespace: 'prod' }, spec: { modelAPI: 'm', config: { description: 'Zürich ✓ '.repeat(2000) } } };
     const body = Buffer.from(agentReview(object));
+    expect(body.length).toBeGreaterThan(PREALLOCATE_ABOVE_BYTES);
     const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
       const req = request({ host: '127.0.0.1', port: served.port, path: '/mutate', method: 'POST', headers: headers(body.length) }, (res) => {
         const chunks: Buffer[] = [];
@@ -91,8 +93,8 @@ describe('admission handler', () => {
           req.end();
           return;
         }
-        req.write(body.subarray(offset, offset + 7));
-        setImmediate(() => write(offset + 7));
+        req.write(body.subarray(offset, offset + 1001));
+        setImmediate(() => write(offset + 1001));
       };
       write(0);
     });

@@ -65,11 +65,16 @@ function webhookFor(url: string | undefined): Webhook | undefined {
   return undefined;
 }
 
+/** Bodies declared larger than this are read into one preallocated buffer (readBody). */
+export const PREALLOCATE_ABOVE_BYTES = 16 * 1024;
+
 /**
  * Reads the whole body, refusing early (413) once it passes `limit` bytes. With a declared length
  * (the API server always sends one) each chunk is copied into one buffer of that size as it arrives
  * and can be collected at once, instead of all chunks staying alive until a final concatenation:
- * a 3.35 MiB review then holds about one copy of its bytes while read, not two (ADR 0008).
+ * a 3.35 MiB review then holds about one copy of its bytes while read, not two (ADR 0008). Bodies
+ * up to PREALLOCATE_ABOVE_BYTES (an ordinary review, one or two TLS records) are gathered as before:
+ * usually one chunk, used as it is, with no allocation or copy.
  */
 function readBody(request: IncomingMessage, limit: number): Promise<Buffer> {
   const declared = Number(request.headers['content-length']);
@@ -78,7 +83,7 @@ function readBody(request: IncomingMessage, limit: number): Promise<Buffer> {
     const chunks: Buffer[] = [];
     // Node's HTTP parser never delivers more than a declared Content-Length; should it, the rest is
     // gathered as chunks.
-    let whole = Number.isSafeInteger(declared) && declared > 0 ? Buffer.allocUnsafe(declared) : undefined;
+    let whole = Number.isSafeInteger(declared) && declared > PREALLOCATE_ABOVE_BYTES ? Buffer.allocUnsafe(declared) : undefined;
     let size = 0;
     request.on('data', (chunk: Buffer) => {
       if (size + chunk.length > limit) {
