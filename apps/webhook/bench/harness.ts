@@ -7,6 +7,7 @@ import { request } from 'node:https';
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { build } from 'esbuild';
 import { benchTls } from './fixtures.js';
 
 /** V8 limits of the production container (ADR 0008; the chart sets them); BENCH_NODE_OPTIONS overrides, '' for Node's defaults. */
@@ -129,4 +130,20 @@ export async function startWebhook(tlsDir: string, env: NodeJS.ProcessEnv = {}):
     }, 100);
   });
   return { child, port, healthPort, exited, stop: () => child.kill('SIGTERM') };
+}
+
+/** Bundles a bench entry point into one ESM file run by plain node (no loaders inflating RSS), with a `require` for CommonJS dependencies. */
+export async function bundleBenchEntry(entryPoint: string, outfile: string): Promise<string> {
+  await build({
+    entryPoints: [entryPoint],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node22',
+    tsconfig: 'apps/webhook/tsconfig.json',
+    banner: { js: "import { createRequire as __kaosCreateRequire } from 'node:module'; const require = __kaosCreateRequire(import.meta.url);" },
+    logLevel: 'warning',
+  });
+  return outfile;
 }

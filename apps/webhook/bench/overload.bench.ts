@@ -11,9 +11,8 @@ import { spawn } from 'node:child_process';
 import { get } from 'node:http';
 import { loadavg } from 'node:os';
 import { createInterface } from 'node:readline';
-import { build } from 'esbuild';
 import { realisticAgentReview } from './fixtures.js';
-import { benchTlsDir, cpuSeconds, MALLOC_ARENA_MAX, MEMORY_LIMIT_MIB, memoryMiB, NODE_OPTIONS, startWebhook } from './harness.js';
+import { benchTlsDir, bundleBenchEntry, cpuSeconds, MALLOC_ARENA_MAX, MEMORY_LIMIT_MIB, memoryMiB, NODE_OPTIONS, startWebhook } from './harness.js';
 import type { FloodResult } from './large-review.js';
 import { pacedLoad, type PacedResult } from './paced-load.js';
 
@@ -37,17 +36,7 @@ const MAX_FLOOD_S = 60;
 const P99_TARGET_MS = 1000;
 const body = realisticAgentReview();
 
-const FLOOD_BUNDLE = 'dist/bench/flood-client.js';
-await build({
-  entryPoints: ['apps/webhook/bench/flood-client.ts'],
-  outfile: FLOOD_BUNDLE,
-  bundle: true,
-  platform: 'node',
-  format: 'esm',
-  target: 'node22',
-  tsconfig: 'apps/webhook/tsconfig.json',
-  logLevel: 'warning',
-});
+const FLOOD_BUNDLE = await bundleBenchEntry('apps/webhook/bench/flood-client.ts', 'dist/bench/flood-client.js');
 const tlsDir = await benchTlsDir();
 
 /** What flood-client.ts prints: the flood and the CPU seconds it took to send it. */

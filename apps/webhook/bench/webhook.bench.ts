@@ -9,10 +9,9 @@ import { spawn } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { createInterface } from 'node:readline';
 import autocannon from 'autocannon';
-import { build } from 'esbuild';
 import { realisticAgentReview } from './fixtures.js';
 import { goWebhookPeer, startGoWebhook } from './go-peer.js';
-import { benchTlsDir, MALLOC_ARENA_MAX, memoryMiB, NODE_OPTIONS, processCpuSeconds, startWebhook } from './harness.js';
+import { benchTlsDir, bundleBenchEntry, MALLOC_ARENA_MAX, memoryMiB, NODE_OPTIONS, processCpuSeconds, startWebhook } from './harness.js';
 import { pacedLoad } from './paced-load.js';
 
 const DURATION_S = Number(process.env.BENCH_DURATION ?? 10);
@@ -36,18 +35,7 @@ interface Figures {
 }
 
 /** The benchmark servers as one bundle, run by plain node like the production image (no loaders inflating RSS). */
-const SERVER_BUNDLE = 'dist/bench/webhook-server.js';
-await build({
-  entryPoints: ['apps/webhook/bench/server.ts'],
-  outfile: SERVER_BUNDLE,
-  bundle: true,
-  platform: 'node',
-  format: 'esm',
-  target: 'node22',
-  tsconfig: 'apps/webhook/tsconfig.json',
-  banner: { js: "import { createRequire as __kaosCreateRequire } from 'node:module'; const require = __kaosCreateRequire(import.meta.url);" },
-  logLevel: 'warning',
-});
+const SERVER_BUNDLE = await bundleBenchEntry('apps/webhook/bench/server.ts', 'dist/bench/webhook-server.js');
 
 /** Every server process gets the same settings, so the comparison with the floors stays fair. */
 const SERVER_ENV: NodeJS.ProcessEnv = {
