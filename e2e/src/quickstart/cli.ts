@@ -289,7 +289,18 @@ async function upProduction(): Promise<void> {
   log(`release ready in ${((Date.now() - started) / 1000).toFixed(1)} s: webhook (2 replicas) and controller Deployments Available`);
 
   log(`kubectl apply -f ${SAMPLES.slice(repoRoot.length + 1)}`);
-  process.stderr.write(await kubectlOk(target, ['apply', '-f', SAMPLES]));
+  // helm --wait returns when the pods are Ready; kube-proxy routes the webhook Service a moment
+  // later, and until then the API server's call is refused (ADR 0007): retry that, and only that.
+  for (const deadline = Date.now() + 30_000; ; ) {
+    const applied = await target.kubectl(['apply', '-f', SAMPLES]);
+    if (applied.code === 0) {
+      process.stderr.write(applied.stdout);
+      break;
+    }
+    if (!/connect: connection refused/.test(applied.stderr) || Date.now() > deadline) throw new Error(`kubectl apply -f ${SAMPLES} failed: ${applied.stderr}`);
+    log('the webhook Service is not routed yet (kube-proxy); retrying in 1 s');
+    await sleep(1_000);
+  }
   const samples = await readQuickstartSamples(target);
   process.stderr.write(await kubectlOk(target, ['apply'], sampleBackendList(samples, image('sample-backend'))));
   for (const sample of samples) {
