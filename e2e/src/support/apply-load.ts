@@ -1,6 +1,7 @@
 // A steady, bounded stream of applies of new KAOS resources, as a user's CI or GitOps tool would
 // send them, while a disruption happens. Every apply goes through both webhooks (defaulting and
-// validation); an apply that fails for any reason is an admission failure the disruption caused.
+// validation). Every failed write is counted, and by cause (`failureCause`): admission (a webhook
+// named in the error), the API server away, or other.
 // With `changes`, one operation in five changes the timeout of an earlier resource and one in five
 // deletes one, so a missed update or delete shows up as a wrong or orphaned route.
 import { readFileSync } from 'node:fs';
