@@ -19,7 +19,7 @@ export interface ControllerConfig {
   /** Plain-HTTP port of /healthz, /readyz, /metrics (`HEALTH_PORT`, 8082). */
   healthPort: number;
   bindAddress: string | undefined;
-  /** Reconciles at once (`CONCURRENCY`, 4). */
+  /** Reconciles at once per kind (`CONCURRENCY`, 4), as controller-runtime's MaxConcurrentReconciles per controller. */
   concurrency: number;
   /** Every resource is requeued this often to repair anything missed (`RESYNC_PERIOD_SECONDS`, 600). */
   resyncSeconds: number;

@@ -20,7 +20,7 @@ import { createKubeCluster } from './kube-cluster.js';
 import { startLeaderElection } from './leader-election.js';
 import { createMetrics, instrumentReconcile } from './metrics.js';
 import { WorkQueue } from './queue.js';
-import { createReconciler } from './reconciler.js';
+import { createReconciler, parseResourceKey } from './reconciler.js';
 import { createStageTrace } from './stage-trace.js';
 
 const logger = createLogger({ component: 'controller' });
@@ -52,7 +52,14 @@ try {
     observers: { write: (verb) => metrics.writes.inc({ verb }), watchRestarted: (watch, reason) => metrics.watchRestarts.inc({ watch, reason }) },
   });
   const reconcile = createReconciler(kube.cluster, config.routing, { logger });
-  const queue = new WorkQueue(instrumentReconcile(reconcile, metrics, logger), { concurrency: config.concurrency, baseDelayMs: 500, maxDelayMs: 300_000, observe: (key, event) => trace.mark(key, event) });
+  // CONCURRENCY reconciles per kind, as controller-runtime's MaxConcurrentReconciles per controller (ADR 0021).
+  const queue = new WorkQueue(instrumentReconcile(reconcile, metrics, logger), {
+    concurrency: config.concurrency,
+    group: (key) => parseResourceKey(key)?.kind ?? '',
+    baseDelayMs: 500,
+    maxDelayMs: 300_000,
+    observe: (key, event) => trace.mark(key, event),
+  });
   readings.depth = () => queue.depth();
 
   // /metrics over HTTPS behind a TokenReview and a SubjectAccessReview (unless METRICS_SECURE=false).

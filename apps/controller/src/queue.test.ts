@@ -102,6 +102,43 @@ describe('WorkQueue', () => {
     expect(maxRunning).toBe(3);
   });
 
+  it('gives each group of keys its own slots (MaxConcurrentReconciles per kind): a backlog of one kind does not hold back another', async () => {
+    const running = new Map<string, number>();
+    const maxRunning = new Map<string, number>();
+    const holds = new Map<string, ReturnType<typeof gate>>();
+    const queue = new WorkQueue(
+      async (key) => {
+        const kind = key.split('/')[0]!;
+        running.set(kind, (running.get(kind) ?? 0) + 1);
+        maxRunning.set(kind, Math.max(maxRunning.get(kind) ?? 0, running.get(kind)!));
+        const hold = gate();
+        holds.set(key, hold);
+        await hold.promise;
+        running.set(kind, running.get(kind)! - 1);
+      },
+      { concurrency: 2, group: (key) => key.split('/')[0]!, baseDelayMs: 10, maxDelayMs: 100, timers: fakeTimers().timers },
+    );
+    for (let i = 0; i < 5; i++) queue.add(`Agent/ns/a${i}`);
+    queue.add('ModelAPI/ns/m0');
+    queue.add('MCPServer/ns/s0');
+    queue.add('MCPServer/ns/s1');
+    await flush();
+    // Two Agents, and the other kinds at once although three Agents still wait.
+    expect([...holds.keys()].sort()).toEqual(['Agent/ns/a0', 'Agent/ns/a1', 'MCPServer/ns/s0', 'MCPServer/ns/s1', 'ModelAPI/ns/m0']);
+    expect(queue.depth()).toBe(8);
+    holds.get('Agent/ns/a0')!.open();
+    await flush();
+    expect(holds.has('Agent/ns/a2')).toBe(true);
+    expect(holds.has('Agent/ns/a3')).toBe(false);
+    // Release everything as it starts.
+    while (queue.depth() > 0) {
+      for (const hold of holds.values()) hold.open();
+      await flush();
+    }
+    await queue.idle();
+    expect(Object.fromEntries(maxRunning)).toEqual({ Agent: 2, ModelAPI: 1, MCPServer: 2 });
+  });
+
   it('retries a failing key with exponential backoff, capped, and forgets failures after a success', async () => {
     const clock = fakeTimers();
     let attempts = 0;

@@ -22,8 +22,14 @@ const QUEUE_JITTER = 0.25;
 
 /** Options of a WorkQueue. */
 export interface WorkQueueOptions {
-  /** Reconciles running at once (different keys). */
+  /** Reconciles running at once (different keys) per group of keys (see `group`). */
   concurrency: number;
+  /**
+   * The group of a key (unset: one group for all keys). Each group has its own `concurrency` slots,
+   * as each controller of controller-runtime has its own MaxConcurrentReconciles workers: the
+   * controller groups keys by kind, so a burst of one kind never waits for slots held by another.
+   */
+  group?: (key: string) => string;
   /** First retry delay after a failure; doubles per consecutive failure of the same key. */
   baseDelayMs: number;
   /** Longest retry delay. */
@@ -45,13 +51,17 @@ export type ReconcileResult = { requeueAfterMs?: number } | void;
  * backoff and jitter until it succeeds.
  */
 export class WorkQueue {
-  private readonly options: Required<Omit<WorkQueueOptions, 'timers' | 'random' | 'observe'>>;
+  private readonly options: Required<Omit<WorkQueueOptions, 'timers' | 'random' | 'observe' | 'group'>>;
+  private readonly group: (key: string) => string;
   private readonly observe: NonNullable<WorkQueueOptions['observe']>;
   private readonly timers: QueueTimers;
   private readonly random: () => number;
-  private readonly waiting: string[] = [];
+  /** Keys waiting, in order, per group (a group is dropped once it has none waiting). */
+  private readonly waiting = new Map<string, string[]>();
   private readonly waitingSet = new Set<string>();
   private readonly running = new Set<string>();
+  /** Reconciles running per group. */
+  private readonly runningPerGroup = new Map<string, number>();
   private readonly dirty = new Set<string>();
   private readonly failures = new Map<string, number>();
   private readonly delayed = new Map<string, unknown>();
@@ -65,6 +75,7 @@ export class WorkQueue {
     this.timers = options.timers ?? systemTimers;
     this.random = options.random ?? Math.random;
     this.observe = options.observe ?? (() => {});
+    this.group = options.group ?? (() => '');
   }
 
   /** Queues a key now (a pending delayed retry of it is replaced). */
@@ -81,7 +92,10 @@ export class WorkQueue {
     }
     if (this.waitingSet.has(key)) return;
     this.waitingSet.add(key);
-    this.waiting.push(key);
+    const group = this.group(key);
+    const waiting = this.waiting.get(group);
+    if (waiting) waiting.push(key);
+    else this.waiting.set(group, [key]);
     this.observe(key, 'enqueued');
     this.pump();
   }
@@ -127,24 +141,29 @@ export class WorkQueue {
     this.stopped = true;
     for (const timer of this.delayed.values()) this.timers.clearTimeout(timer);
     this.delayed.clear();
-    this.waiting.length = 0;
+    this.waiting.clear();
     this.waitingSet.clear();
   }
 
   private pump(): void {
-    while (!this.stopped && this.running.size < this.options.concurrency && this.waiting.length > 0) {
-      const key = this.waiting.shift()!;
-      this.waitingSet.delete(key);
-      this.running.add(key);
-      this.observe(key, 'dequeued');
-      void this.process(key);
+    for (const [group, waiting] of this.waiting) {
+      let running = this.runningPerGroup.get(group) ?? 0;
+      while (!this.stopped && running < this.options.concurrency && waiting.length > 0) {
+        const key = waiting.shift()!;
+        this.waitingSet.delete(key);
+        this.running.add(key);
+        this.runningPerGroup.set(group, ++running);
+        this.observe(key, 'dequeued');
+        void this.process(key, group);
+      }
+      if (waiting.length === 0) this.waiting.delete(group);
     }
     if (this.waitingSet.size === 0 && this.running.size === 0) {
       for (const resolve of this.idleWaiters.splice(0)) resolve();
     }
   }
 
-  private async process(key: string): Promise<void> {
+  private async process(key: string, group: string): Promise<void> {
     let retryAfterMs: number | undefined;
     try {
       const result = await this.worker(key);
@@ -157,6 +176,9 @@ export class WorkQueue {
       retryAfterMs = this.backoffMs(failures);
     } finally {
       this.running.delete(key);
+      const running = this.runningPerGroup.get(group)! - 1;
+      if (running > 0) this.runningPerGroup.set(group, running);
+      else this.runningPerGroup.delete(group);
       this.observe(key, 'done');
     }
     if (this.dirty.delete(key)) this.add(key);

@@ -274,6 +274,31 @@ describe('reconcile', () => {
     expect(fake.events).toEqual(['Normal RouteUpdated']);
   });
 
+  it('reads the route it created when the cache has not shown it yet, instead of a create the API server would refuse (a write)', async () => {
+    // uncached: the route informer has not delivered the route yet when the status patch's event requeues the resource.
+    const fake = fakeCluster(agent(), { uncached: true });
+    const reconcile = createReconciler(fake.cluster, config, { now });
+    await reconcile('Agent/prod/a');
+    expect(fake.writes).toEqual(['create agent-a', 'status']);
+    fake.writes.length = 0;
+    await reconcile('Agent/prod/a');
+    expect(fake.refusedCreates).toEqual([]);
+    expect(fake.reads).toEqual(['get agent-a']);
+    expect(fake.writes).toEqual([]);
+  });
+
+  it('creates the route again when the one it created is gone before the cache showed it', async () => {
+    const fake = fakeCluster(agent(), { uncached: true });
+    const reconcile = createReconciler(fake.cluster, config, { now });
+    await reconcile('Agent/prod/a');
+    fake.routes.delete('prod/agent-a');
+    fake.writes.length = 0;
+    await reconcile('Agent/prod/a');
+    expect(fake.reads).toEqual(['get agent-a']);
+    // The status (Pending, the route just created) is already right.
+    expect(fake.writes).toEqual(['create agent-a']);
+  });
+
   it('writes nothing when a route that refused the create is gone when read, and retries', async () => {
     const fake = fakeCluster(agent(), { routes: [{ ...desiredRoute(agent(), config)!, spec: { rules: [] } }], uncached: true, goneOnRead: true });
     await expect(createReconciler(fake.cluster, config, { now })('Agent/prod/a')).rejects.toThrow('gone when read');

@@ -161,6 +161,10 @@ export function createReconciler(cluster: Cluster, config: RoutingConfig, option
   // event (separate streams, nothing orders them); a reconcile in between must not take the
   // pre-write route from the cache for drift and write again (docs/adr/0020-controller-lag.md).
   const routeWrites = new Map<string, { over: string; route: HTTPRoute; at: number }>();
+  // When we last created each key's route, until the cache shows it: a reconcile before the route
+  // informer delivers it (the resource's own events, such as our status patch, can come first)
+  // reads the route instead of creating it again, which the API server would refuse (a write) (ADR 0021).
+  const routeCreates = new Map<string, number>();
   const fieldsOf = (resource: KaosResource, route: string) => ({ kind: resource.kind, namespace: resource.metadata.namespace, name: resource.metadata.name, route });
   /** A warn line "HTTPRoute not created: <why>", once per resource and reason. */
   function notCreated(key: string, resource: KaosResource, route: string, reason: RouteReason, message: string) {
@@ -260,6 +264,7 @@ export function createReconciler(cluster: Cluster, config: RoutingConfig, option
       foreignRouteKeys.delete(key);
       unwritable.delete(key);
       routeWrites.delete(key);
+      routeCreates.delete(key);
       return;
     }
 
@@ -277,7 +282,15 @@ export function createReconciler(cluster: Cluster, config: RoutingConfig, option
       else routeWrites.delete(key);
     }
     let created = false;
+    const createdAt = routeCreates.get(key);
+    if (live || (createdAt !== undefined && now().getTime() - createdAt >= STATUS_WRITE_MEMORY_MS)) routeCreates.delete(key);
     try {
+      if (!live && wanted && routeCreates.has(key)) {
+        // We created it and the cache has not shown it yet: read it (a read, where a create would be
+        // a refused write); gone since, and the create below makes it again.
+        live = await cluster.getRoute(parsed.namespace, name);
+        if (!live) routeCreates.delete(key);
+      }
       if (!live && wanted && foreignRouteKeys.has(key)) {
         // A foreign route held the name: requeued when it changes or goes (the cluster watches
         // every route's metadata). Gone: create ours now, not after a failed attempt and a backoff.
@@ -297,6 +310,7 @@ export function createReconciler(cluster: Cluster, config: RoutingConfig, option
           throw error;
         }
         created = live !== undefined;
+        if (created) routeCreates.set(key, now().getTime());
       }
       live ??= await cluster.getRoute(parsed.namespace, name);
       // The foreign route is gone: the retry below creates ours.
