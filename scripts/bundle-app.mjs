@@ -1,15 +1,20 @@
-// Bundles one app into a single ESM file for its container image: dist/apps/<app>/main.js.
+// Bundles one app into a single ESM file for its container image: dist/apps/<app>/main.js (and one
+// file per worker thread entry).
 import { writeFileSync } from 'node:fs';
 import { build } from 'esbuild';
 
-const app = process.argv[2];
-if (!app) {
-  console.error('usage: node scripts/bundle-app.mjs <webhook|controller>');
+const [app, outdirFlag, outdirArgument] = process.argv.slice(2);
+if (!app || (outdirFlag !== undefined && (outdirFlag !== '--outdir' || !outdirArgument))) {
+  console.error('usage: node scripts/bundle-app.mjs <webhook|controller> [--outdir DIR]');
   process.exit(2);
 }
+// Tests bundle into a directory of their own (review-offload.test.ts runs the real worker bundle).
+const outdir = outdirArgument ?? `dist/apps/${app}`;
+// Worker threads are entry points of their own, next to main.js (the webhook's review worker, ADR 0010).
+const workerEntries = { webhook: ['review-worker'] }[app] ?? [];
 await build({
-  entryPoints: [`apps/${app}/src/main.ts`],
-  outfile: `dist/apps/${app}/main.js`,
+  entryPoints: Object.fromEntries(['main', ...workerEntries].map((name) => [name, `apps/${app}/src/${name}.ts`])),
+  outdir,
   bundle: true,
   platform: 'node',
   format: 'esm',
@@ -25,4 +30,4 @@ await build({
 });
 // The bundle directory is what the container image ships: mark it ESM so `node main.js` runs
 // there without the repository's package.json or any node_modules.
-writeFileSync(`dist/apps/${app}/package.json`, `${JSON.stringify({ name: `kaos-routing-${app}`, private: true, type: 'module' }, null, 2)}\n`);
+writeFileSync(`${outdir}/package.json`, `${JSON.stringify({ name: `kaos-routing-${app}`, private: true, type: 'module' }, null, 2)}\n`);

@@ -398,6 +398,13 @@ describe('memory and uninstall', () => {
       const status = pod.status.containerStatuses?.[0];
       expect(status?.lastState?.terminated?.reason).toBeUndefined();
       expect(status?.restartCount).toBe(0);
+      // The large reviews were decided on the review worker, which lowered its own priority under the
+      // chart's securityContext (non-root, no capabilities): ADR 0010, "Overload".
+      const logs = await cluster.cp.kubectl(['logs', pod.metadata.name, '-n', RELEASE.namespace]);
+      const started = logs.stdout.split('\n').filter((line) => line.includes('review worker started'));
+      expect(started.length).toBeGreaterThan(0);
+      expect(JSON.parse(started[0]!)).toMatchObject({ nice: 10 });
+      expect(logs.stdout).not.toContain('setting its nice value failed');
     }
   }, 300_000);
 

@@ -1,7 +1,9 @@
 import { Agent, request, type IncomingHttpHeaders } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { ResourceValidator } from '@kaos/api-types';
-import { createAdmissionHandler, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_CONCURRENT_REVIEWS, DEFAULT_MAX_IN_FLIGHT_BYTES, PREALLOCATE_ABOVE_BYTES } from './admission-handler.js';
+import { createAdmissionHandler, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_CONCURRENT_REVIEWS, DEFAULT_MAX_IN_FLIGHT_BYTES, DEFAULT_OFFLOAD_ABOVE_BYTES, PREALLOCATE_ABOVE_BYTES } from './admission-handler.js';
+import { decideReview } from './review-decision.js';
+import { ReviewWorkerError, type ReviewOffload } from './review-offload.js';
 import { serveForTest, testRoutingConfig } from './handler.test-helpers.js';
 import { silentLogger } from '@kaos/kube-runtime';
 import { createMetrics } from './metrics.js';
@@ -273,6 +275,73 @@ describe('load shedding', () => {
       expect((await tiny.send('/validate', large)).status).toBe(200);
     } finally {
       await tiny.close();
+    }
+  });
+});
+
+describe('large reviews on the review worker', () => {
+  /** An offload that records what it was given and decides like the worker, or fails like a dead one. */
+  function recordingOffload(fail = false) {
+    const seen: { webhook: string; bytes: number }[] = [];
+    const offload: ReviewOffload = {
+      decide: async (body, webhook) => {
+        seen.push({ webhook, bytes: body.byteLength });
+        if (fail) throw new ReviewWorkerError('the review worker exited with code 1');
+        return decideReview(body, webhook, testRoutingConfig, new ResourceValidator());
+      },
+      pending: () => 0,
+      running: () => true,
+      close: async () => undefined,
+    };
+    return { offload, seen };
+  }
+  const padded = (bytes: number) => {
+    const object = { kind: 'Agent', apiVersion: 'kaos.tools/v1alpha1', metadata: { name: 'a', namespace: 'prod', annotations: { padding: '' } }, spec: { modelAPI: 'm' } };
+    const base = agentReview(object).length;
+    return agentReview({ ...object, metadata: { ...object.metadata, annotations: { padding: 'x'.repeat(bytes - base) } } });
+  };
+
+  it.each([
+    ['an ordinary review is decided on the serving thread', 7 * 1024, 0],
+    ['a review just under the threshold too', DEFAULT_OFFLOAD_ABOVE_BYTES - 1, 0],
+    ['a review at the threshold goes to the worker', DEFAULT_OFFLOAD_ABOVE_BYTES, 1],
+    ['the largest legal review goes to the worker', 3 * 1024 * 1024, 1],
+  ])('%s', async (_name, bytes, offloaded) => {
+    const { offload, seen } = recordingOffload();
+    const server = await serveForTest(createAdmissionHandler({ config: testRoutingConfig, validator: new ResourceValidator(), logger: silentLogger(), metrics: createMetrics(false), offload }));
+    try {
+      const body = padded(bytes);
+      expect(body.length).toBe(bytes);
+      const { status, body: answer } = await server.send('/mutate', body);
+      expect(status).toBe(200);
+      expect(JSON.parse(answer).response).toMatchObject({ uid: 'u-1', allowed: true, patchType: 'JSONPatch' });
+      expect(seen).toEqual(offloaded ? [{ webhook: 'mutate', bytes }] : []);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('answers 503 with Retry-After, which the API server retries, when the worker dies holding the review', async () => {
+    const { offload } = recordingOffload(true);
+    const metrics = createMetrics(false);
+    const server = await serveForTest(createAdmissionHandler({ config: testRoutingConfig, validator: new ResourceValidator(), logger: silentLogger(), metrics, offload, offloadAboveBytes: 1024 }));
+    try {
+      const answer = await new Promise<{ status: number; headers: IncomingHttpHeaders; body: string }>((resolve, reject) => {
+        const req = request({ host: '127.0.0.1', port: server.port, path: '/validate', method: 'POST', headers: { 'content-type': 'application/json' } }, (res) => {
+          let body = '';
+          res.setEncoding('utf8');
+          res.on('data', (chunk: string) => (body += chunk));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+        });
+        req.on('error', reject);
+        req.end(padded(4096));
+      });
+      expect(answer.status).toBe(503);
+      expect(answer.headers['retry-after']).toBe('1');
+      expect(JSON.parse(answer.body).error).toBe('the review worker exited with code 1');
+      expect(await metrics.registry.metrics()).toContain('kaos_webhook_bad_requests_total{reason="worker_failed"} 1');
+    } finally {
+      await server.close();
     }
   });
 });

@@ -1,8 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ResourceValidator } from '@kaos/api-types';
-import { mutate, parseAdmissionReview, validate, type AdmissionOutcome, type RoutingConfig } from '@kaos/routing';
+import type { RoutingConfig } from '@kaos/routing';
 import type { Logger } from '@kaos/kube-runtime';
 import type { WebhookMetrics } from './metrics.js';
+import { decideReview, type ReviewDecision, type WebhookName } from './review-decision.js';
+import { ReviewWorkerError, type ReviewOffload } from './review-offload.js';
 
 /** Paths the API server posts AdmissionReviews to. */
 export const ADMISSION_PATHS = { mutate: '/mutate', validate: '/validate' } as const;
@@ -28,6 +30,13 @@ export const DEFAULT_MAX_CONCURRENT_REVIEWS = 64;
 /** Seconds the API server is asked to wait before retrying a review refused for load. */
 export const RETRY_AFTER_SECONDS = 1;
 
+/**
+ * Reviews at least this large are decided on the review worker when one is given: a 256 KiB review
+ * takes a few ms to parse, a 3.35 MiB one 60–200 ms with its garbage collection (ADR 0010), and an
+ * ordinary one (a few KB) is cheaper to decide than to send to another thread.
+ */
+export const DEFAULT_OFFLOAD_ABOVE_BYTES = 256 * 1024;
+
 /** What the admission handler needs. */
 export interface AdmissionHandlerOptions {
   config: RoutingConfig;
@@ -39,11 +48,15 @@ export interface AdmissionHandlerOptions {
   maxConcurrentReviews?: number;
   /** Declared body bytes handled at once (one review is always admitted); more get 429 likewise. */
   maxInFlightBytes?: number;
+  /** Where large reviews are decided (the review worker); without it every review is decided here. */
+  offload?: ReviewOffload;
+  /** Bodies of at least this many bytes go to `offload` (default DEFAULT_OFFLOAD_ABOVE_BYTES). */
+  offloadAboveBytes?: number;
   /** Clock of the rate-limited load-shedding log line (tests). */
   now?: () => number;
 }
 
-type Webhook = keyof typeof ADMISSION_PATHS;
+type Webhook = WebhookName;
 
 class HttpError extends Error {
   readonly status: number;
@@ -108,22 +121,6 @@ function readBody(request: IncomingMessage, limit: number): Promise<Buffer> {
   });
 }
 
-function parseJson(body: Buffer): unknown {
-  try {
-    return JSON.parse(body.toString('utf8'));
-  } catch (error) {
-    throw new HttpError(400, 'malformed_json', `body is not valid JSON: ${(error as Error).message}`);
-  }
-}
-
-function resultOf(outcome: { response: NonNullable<Extract<AdmissionOutcome, { response: unknown }>['response']> }): string {
-  const { response } = outcome;
-  if (!response.allowed) return 'denied';
-  if (response.patch) return 'patched';
-  if (response.warnings?.length) return 'warned';
-  return 'allowed';
-}
-
 /**
  * The admission hot path as a plain Node request handler: body read directly, one JSON.parse, the
  * pure decision from libs/routing, one JSON.stringify. No framework on this path (see ADR 0004).
@@ -134,6 +131,8 @@ export function createAdmissionHandler(options: AdmissionHandlerOptions) {
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const maxConcurrentReviews = options.maxConcurrentReviews ?? DEFAULT_MAX_CONCURRENT_REVIEWS;
   const maxInFlightBytes = options.maxInFlightBytes ?? DEFAULT_MAX_IN_FLIGHT_BYTES;
+  const { offload } = options;
+  const offloadAboveBytes = options.offloadAboveBytes ?? DEFAULT_OFFLOAD_ABOVE_BYTES;
   const now = options.now ?? Date.now;
   const timers = { mutate: metrics.admissionSeconds.labels('mutate'), validate: metrics.admissionSeconds.labels('validate') };
   let inFlight = 0;
@@ -191,7 +190,11 @@ export function createAdmissionHandler(options: AdmissionHandlerOptions) {
     metrics.badRequests.inc({ reason: error.reason });
     logger.warn('admission request refused', { status: error.status, reason: error.reason, error: error.message, path: request.url });
     if (response.headersSent) return;
-    response.writeHead(error.status, { ...JSON_HEADERS, ...(error.status === 413 ? { connection: 'close' } : {}) });
+    response.writeHead(error.status, {
+      ...JSON_HEADERS,
+      ...(error.status === 413 ? { connection: 'close' } : {}),
+      ...(error.status === 503 ? { 'retry-after': String(RETRY_AFTER_SECONDS) } : {}),
+    });
     response.end(JSON.stringify({ error: error.message }));
   }
 
@@ -205,33 +208,40 @@ export function createAdmissionHandler(options: AdmissionHandlerOptions) {
       request.resume();
       throw new HttpError(415, 'content_type', `content-type must be application/json, not ${JSON.stringify(contentType)}`);
     }
-    const parsed = parseAdmissionReview(parseJson(await readBody(request, maxBodyBytes)));
-    if ('badRequest' in parsed) throw new HttpError(400, 'not_a_review', parsed.badRequest);
-    const { request: review } = parsed;
-    const outcome = webhook === 'mutate' ? mutate(review, config) : validate(review, config, validator);
-    if ('badRequest' in outcome) throw new HttpError(400, 'unhandled_kind', outcome.badRequest);
-
-    const body = JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: outcome.response });
+    const body = await readBody(request, maxBodyBytes);
+    const decision = offload && body.length >= offloadAboveBytes ? await decideOffloaded(body, webhook) : decideReview(body, webhook, config, validator);
+    if ('refusal' in decision) throw new HttpError(decision.refusal.status, decision.refusal.reason, decision.refusal.message);
+    const { answer, summary } = decision;
     response.writeHead(200, JSON_HEADERS);
-    response.end(body);
+    response.end(answer);
 
-    const result = resultOf(outcome);
-    metrics.admissions.inc({ webhook, kind: review.kind.kind, operation: review.operation, result });
+    metrics.admissions.inc({ webhook, kind: summary.kind, operation: summary.operation, result: summary.result });
     timers[webhook].observe(Number(process.hrtime.bigint() - started) / 1e9);
     // Allowed reviews log at debug; skip building the line at all when debug is off (hot path).
-    if (result !== 'denied' && !logger.isDebugEnabled()) return;
-    logger.log(result === 'denied' ? 'info' : 'debug', 'admission decided', {
+    if (summary.result !== 'denied' && !logger.isDebugEnabled()) return;
+    logger.log(summary.result === 'denied' ? 'info' : 'debug', 'admission decided', {
       webhook,
-      uid: review.uid,
-      kind: review.kind.kind,
-      operation: review.operation,
-      namespace: review.namespace,
-      name: review.name,
-      decision: result,
-      dryRun: review.dryRun ?? false,
-      ...(outcome.response.status?.message ? { reason: outcome.response.status.message } : {}),
-      ...(outcome.response.warnings ? { warnings: outcome.response.warnings } : {}),
+      uid: summary.uid,
+      kind: summary.kind,
+      operation: summary.operation,
+      namespace: summary.namespace,
+      name: summary.name,
+      decision: summary.result,
+      dryRun: summary.dryRun,
+      ...(summary.reason ? { reason: summary.reason } : {}),
+      ...(summary.warnings ? { warnings: summary.warnings } : {}),
     });
+  }
+
+  async function decideOffloaded(body: Buffer, webhook: Webhook): Promise<ReviewDecision> {
+    try {
+      return await offload!.decide(body, webhook);
+    } catch (error) {
+      // 503 with Retry-After is retried by the API server like a 429 (client-go checkWait), and the
+      // retry meets a new worker; the body is gone with the failed one, so it cannot be decided here.
+      if (error instanceof ReviewWorkerError) throw new HttpError(503, 'worker_failed', error.message);
+      throw error;
+    }
   }
 
   /** Handles the request when its path is an admission path; returns false to let others serve it. */

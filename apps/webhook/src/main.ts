@@ -11,6 +11,7 @@ import { loadKubeCredentials, type KubeCredentials } from './kube-credentials.js
 import { kubernetesRequest, restSecretWatchApi, restSecretsApi, restWebhookConfigurationsApi } from './kube-rest.js';
 import { DEFAULT_IDLE_CLOSE_MS, trackConnections, type ConnectionTracker } from './drain.js';
 import { createMetrics, type WebhookMetrics } from './metrics.js';
+import { createReviewWorker } from './review-offload.js';
 import { createWebhookServer, listen, reloadCertificate, shutdown } from './server.js';
 import { createCaInjector } from './tls/ca-injector.js';
 import { propagationDelayFromEnvironment, startCertificateManager, type CertificateManager } from './tls/cert-manager.js';
@@ -154,6 +155,8 @@ async function run(config: WebhookConfig, metricsConfig: MetricsConfig, logger: 
     maxBodyBytes: config.maxBodyBytes,
     maxConcurrentReviews: config.maxConcurrentReviews,
     maxInFlightBytes: config.maxInFlightBytes,
+    // The worker's bundle sits next to main.js (scripts/bundle-app.mjs); it starts on the first large review.
+    offload: createReviewWorker({ url: new URL('./review-worker.js', import.meta.url), config: config.routing, logger }),
   });
   const webhookServer = createWebhookServer(material, handler);
   serving.connections = trackConnections(webhookServer);

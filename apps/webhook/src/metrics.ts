@@ -33,7 +33,7 @@ export function createMetrics(withProcessMetrics = true): WebhookMetrics {
     }),
     badRequests: new Counter({
       name: 'kaos_webhook_bad_requests_total',
-      help: 'Requests refused with a 4xx before any admission decision, by reason.',
+      help: 'Requests refused before any admission decision, by reason: a 4xx, or worker_failed (503) when the review worker died holding the review.',
       labelNames: ['reason'],
       registers: [registry],
     }),
