@@ -73,16 +73,21 @@ describe('review worker', () => {
   it('runs its thread at a lower priority than the serving thread (a higher nice value)', async () => {
     const notices: unknown[] = [];
     const logger = { ...silentLogger(), info: (message: string, meta: unknown) => notices.push({ message, meta }) } as unknown as Logger;
+    const servingBefore = Number(readFileSync(`/proc/${process.pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[16]);
     const offload = started({ logger });
     await offload.decide(review(300 * 1024), 'validate');
     const notice = notices.find((entry) => (entry as { message: string }).message.startsWith('review worker started')) as { meta: { threadId: number; nice: number } };
-    expect(notice.meta.nice).toBe(REVIEW_WORKER_NICE);
-    // The kernel's view of that thread: field 19 of /proc/<pid>/task/<tid>/stat is its nice value.
-    const stat = readFileSync(`/proc/${process.pid}/task/${notice.meta.threadId}/stat`, 'utf8');
-    expect(Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16])).toBe(REVIEW_WORKER_NICE);
-    // And not the process's own (serving) thread.
-    const own = readFileSync(`/proc/${process.pid}/stat`, 'utf8');
-    expect(Number(own.slice(own.lastIndexOf(')') + 2).split(' ')[16])).toBe(0);
+    // The kernel's view: field 19 of /proc/<pid>/task/<tid>/stat is a thread's nice value. The test
+    // may itself run niced (say `nice -n 19 npm test`): the worker goes REVIEW_WORKER_NICE lower, at most to 19.
+    const niceOf = (path: string) => {
+      const stat = readFileSync(path, 'utf8');
+      return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+    };
+    const serving = niceOf(`/proc/${process.pid}/stat`);
+    expect(notice.meta.nice).toBe(Math.min(19, serving + REVIEW_WORKER_NICE));
+    expect(niceOf(`/proc/${process.pid}/task/${notice.meta.threadId}/stat`)).toBe(Math.min(19, serving + REVIEW_WORKER_NICE));
+    // The serving thread keeps its own.
+    expect(serving).toBe(servingBefore);
   });
 
   it('starts on demand and stops after its idle time', async () => {
@@ -90,7 +95,9 @@ describe('review worker', () => {
     expect(offload.running()).toBe(false);
     await offload.decide(review(300 * 1024), 'mutate');
     expect(offload.running()).toBe(true);
-    await new Promise((resolve) => setTimeout(resolve, 400));
+    // Stopped by its idle timer, which a loaded machine may run late: poll, bounded.
+    const deadline = Date.now() + 10_000;
+    while (offload.running() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
     expect(offload.running()).toBe(false);
     // The next review starts a new one.
     await expect(offload.decide(review(300 * 1024), 'mutate')).resolves.toMatchObject({ summary: { result: 'patched' } });
@@ -116,7 +123,10 @@ describe('review worker', () => {
   });
 
   it('fails a pending review when closed', async () => {
-    const offload = started();
+    // A worker that never answers, so the review is surely pending when close() comes.
+    const script = join(bundleDir, 'silent-worker.mjs');
+    writeFileSync(script, `import { parentPort } from 'node:worker_threads'; parentPort.on('message', () => undefined);`);
+    const offload = started({ url: pathToFileURL(script) });
     const pending = offload.decide(review(2 * 1024 * 1024), 'validate').catch((error: unknown) => error);
     await offload.close();
     expect(await pending).toBeInstanceOf(ReviewWorkerError);

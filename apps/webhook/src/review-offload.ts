@@ -17,13 +17,13 @@ export interface ReviewWorkerRequest {
 /** The worker's answer to one request: the decision, or the stack of an unexpected error. */
 export type ReviewWorkerReply = { id: number; decision: ReviewDecision } | { id: number; failure: string };
 
-/** The worker's first message: the scheduling priority it gave itself, or why it could not. */
+/** The worker's first message: the nice value it gave its thread, or why it could not. */
 export type ReviewWorkerNotice = { started: { threadId: number; nice: number } | { niceError: string } };
 
 /**
- * Nice value of the worker thread (the process runs at 0): under CPU contention Linux gives it about a
- * tenth of what the serving thread gets (CFS weights 110 and 1024), so large reviews use the CPU that
- * ordinary ones leave.
+ * How much the worker thread raises its nice value above the serving thread's (at most to 19): under
+ * CPU contention Linux then gives it about a tenth of what the serving thread gets (CFS weights 110
+ * and 1024 at nice 10 and 0), so large reviews use the CPU that ordinary ones leave.
  */
 export const REVIEW_WORKER_NICE = 10;
 
@@ -50,7 +50,7 @@ export interface ReviewWorkerOptions {
   logger: Logger;
   /** The worker is stopped after this long with nothing to do, giving its memory back (default 60 s). */
   idleStopMs?: number;
-  /** The worker thread's nice value (default REVIEW_WORKER_NICE). */
+  /** How far the worker thread lowers its priority below the serving thread's (default REVIEW_WORKER_NICE). */
   nice?: number;
 }
 

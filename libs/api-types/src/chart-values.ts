@@ -108,7 +108,7 @@ export const HelmValuesSchema = Type.Object(
         replicas: Type.Integer({ minimum: 0, description: 'Controller replicas; one leader writes' }),
         image: imageSchema,
         healthPort: port('Plain-HTTP port of /healthz, /readyz (and /metrics when metrics.secure is false)'),
-        concurrency: Type.Integer({ minimum: 1, maximum: 64, description: 'Concurrent reconciles' }),
+        concurrency: Type.Integer({ minimum: 1, maximum: 64, description: 'Concurrent reconciles per kind (Agent, ModelAPI, MCPServer: three times this in all)' }),
         resyncPeriodSeconds: Type.Integer({ minimum: 10, maximum: 86_400, description: 'Seconds between full resyncs' }),
         leaderElection: Type.Object(
           {
