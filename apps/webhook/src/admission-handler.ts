@@ -56,8 +56,6 @@ export interface AdmissionHandlerOptions {
   now?: () => number;
 }
 
-type Webhook = WebhookName;
-
 class HttpError extends Error {
   readonly status: number;
   readonly reason: string;
@@ -71,7 +69,7 @@ class HttpError extends Error {
 
 const JSON_HEADERS = { 'content-type': 'application/json' } as const;
 
-function webhookFor(url: string | undefined): Webhook | undefined {
+function webhookFor(url: string | undefined): WebhookName | undefined {
   const path = url?.split('?', 1)[0];
   if (path === ADMISSION_PATHS.mutate) return 'mutate';
   if (path === ADMISSION_PATHS.validate) return 'validate';
@@ -160,7 +158,7 @@ export function createAdmissionHandler(options: AdmissionHandlerOptions) {
 
   // 429 with Retry-After is what the API server's webhook client retries (client-go rest
   // with_retry.go checkWait), within the webhook's timeoutSeconds; a reset connection is not.
-  function shed(request: IncomingMessage, response: ServerResponse, webhook: Webhook, reason: keyof typeof shedAnswers): void {
+  function shed(request: IncomingMessage, response: ServerResponse, webhook: WebhookName, reason: keyof typeof shedAnswers): void {
     metrics.reviewsShed.inc({ webhook, reason });
     // The body is never buffered: Node discards it after this answer. The connection stays open even
     // while draining, because closing it with the body unread makes TCP reset it, and the API server
@@ -198,7 +196,7 @@ export function createAdmissionHandler(options: AdmissionHandlerOptions) {
     response.end(JSON.stringify({ error: error.message }));
   }
 
-  async function handle(request: IncomingMessage, response: ServerResponse, webhook: Webhook): Promise<void> {
+  async function handle(request: IncomingMessage, response: ServerResponse, webhook: WebhookName): Promise<void> {
     const started = process.hrtime.bigint();
     if (request.method !== 'POST') {
       throw new HttpError(405, 'method', `${request.method} is not allowed: POST an admission.k8s.io/v1 AdmissionReview`);
@@ -233,7 +231,7 @@ export function createAdmissionHandler(options: AdmissionHandlerOptions) {
     });
   }
 
-  async function decideOffloaded(body: Buffer, webhook: Webhook): Promise<ReviewDecision> {
+  async function decideOffloaded(body: Buffer, webhook: WebhookName): Promise<ReviewDecision> {
     try {
       return await offload!.decide(body, webhook);
     } catch (error) {

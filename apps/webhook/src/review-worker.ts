@@ -13,7 +13,6 @@ if (!parentPort) throw new Error('review-worker.js runs as a worker thread of th
 const port = parentPort;
 const { config, nice } = workerData as { config: RoutingConfig; nice: number };
 
-
 // Linux schedules threads one by one: a higher nice value for this thread alone lets the thread that
 // serves every connection (and ordinary reviews) run first whenever both want the pod's CPU.
 // Relative to the priority it was started with (the serving thread's), so it is always a lowering,
