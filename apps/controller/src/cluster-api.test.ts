@@ -1,7 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
-import { ApiException, PatchStrategy, type KubernetesObject } from '@kubernetes/client-node';
+import { ApiException } from '@kubernetes/client-node';
 import type { HTTPRoute, KaosResource } from '@kaos/api-types';
 import { FIELD_MANAGER } from '@kaos/routing';
+import type { ApiRequest } from '@kaos/kube-runtime';
 import { createClusterApi, GATEWAY_API_CHECK_MS, removalPatch, type ClusterApis } from './cluster-api.js';
 import { GatewayApiMissingError } from './reconciler.js';
 
@@ -30,10 +31,9 @@ function fakeApis(answers: Record<string, unknown> = {}) {
     custom: {
       getNamespacedCustomObject: answer('getNamespacedCustomObject'),
       listClusterCustomObject: answer('listClusterCustomObject'),
-      patchNamespacedCustomObject: answer('patchNamespacedCustomObject'),
-      patchNamespacedCustomObjectStatus: answer('patchNamespacedCustomObjectStatus'),
     },
-    objects: { create: answer('create'), patch: answer('patch'), delete: answer('delete') },
+    // Writes go to `send` as requests; answered by `answers[method]`, recorded as [method, request].
+    send: (request: ApiRequest) => answer(request.method)(request),
   } as unknown as ClusterApis;
   return { apis, calls, methods: () => calls.map(([method]) => method) };
 }
@@ -85,23 +85,33 @@ describe('createClusterApi', () => {
     });
   });
 
+  const routePath = '/apis/gateway.networking.k8s.io/v1/namespaces/prod/httproutes';
+
   describe('createRoute', () => {
-    it.each<[string, unknown, unknown, 'created' | 'undefined' | 'missing-crds']>([
+    it.each<[string, unknown, unknown, 'created' | 'undefined' | 'missing-crds' | 'throws']>([
       ['created', () => route, undefined, 'created'],
       ['AlreadyExists (ours not cached yet, or foreign): undefined, never touched', conflict, undefined, 'undefined'],
       ['404 without the CRDs', notFound, notFound, 'missing-crds'],
+      ['an answer without an object (never read as refused)', undefined, undefined, 'throws'],
     ])('%s', async (_name, create, list, outcome) => {
-      const fake = fakeApis({ create, listClusterCustomObject: list });
+      const fake = fakeApis({ POST: create, listClusterCustomObject: list });
       const created = createClusterApi(fake.apis).createRoute(route);
       if (outcome === 'created') await expect(created).resolves.toBe(route);
       if (outcome === 'undefined') await expect(created).resolves.toBeUndefined();
       if (outcome === 'missing-crds') await expect(created).rejects.toBeInstanceOf(GatewayApiMissingError);
-      expect(fake.calls[0]).toEqual(['create', route, undefined, undefined, FIELD_MANAGER]);
+      if (outcome === 'throws') await expect(created).rejects.toThrow('without an object');
+      expect(fake.calls[0]).toEqual(['POST', { method: 'POST', path: routePath, query: { fieldManager: FIELD_MANAGER }, body: route, contentType: 'application/json' }]);
     });
 
     it('passes on a 404 when the CRDs are installed (the namespace is gone)', async () => {
-      const fake = fakeApis({ create: notFound, listClusterCustomObject: { items: [] } });
+      const fake = fakeApis({ POST: notFound, listClusterCustomObject: { items: [] } });
       await expect(createClusterApi(fake.apis).createRoute(route)).rejects.toBeInstanceOf(ApiException);
+    });
+
+    it.each([422, 429, 500])('passes on a %i (the reconciler reports it and retries with backoff)', async (code) => {
+      const fake = fakeApis({ POST: () => new ApiException(code, 'refused', {}, {}) });
+      await expect(createClusterApi(fake.apis).createRoute(route)).rejects.toMatchObject({ code });
+      expect(fake.methods()).toEqual(['POST']);
     });
   });
 
@@ -109,41 +119,49 @@ describe('createClusterApi', () => {
     ['with the uid as a precondition', 'live-uid', { ...route.metadata, uid: 'live-uid' }],
     ['without a uid for a route not read yet', undefined, route.metadata],
   ])('server-side applies with our field manager, forced, %s', async (_name, uid, metadata) => {
-    const fake = fakeApis({ patch: route });
+    const fake = fakeApis({ PATCH: route });
     expect(await createClusterApi(fake.apis).applyRoute(route, uid)).toBe(route);
-    expect(fake.calls).toEqual([['patch', { ...route, metadata }, undefined, undefined, FIELD_MANAGER, true, PatchStrategy.ServerSideApply]]);
+    expect(fake.calls).toEqual([
+      ['PATCH', { method: 'PATCH', path: `${routePath}/agent-a`, query: { fieldManager: FIELD_MANAGER, force: 'true' }, body: { ...route, metadata }, contentType: 'application/apply-patch+yaml' }],
+    ]);
+  });
+
+  it.each<[string, unknown]>([
+    ['a conflict (the uid precondition failed)', conflict],
+    ['an invalid route', () => new ApiException(422, 'invalid', {}, {})],
+  ])('passes on a refused apply: %s', async (_name, answer) => {
+    const fake = fakeApis({ PATCH: answer });
+    await expect(createClusterApi(fake.apis).applyRoute(route, 'u')).rejects.toBeInstanceOf(ApiException);
   });
 
   it('removes fields with a merge patch carrying the uid', async () => {
-    const fake = fakeApis({ patchNamespacedCustomObject: route });
+    const fake = fakeApis({ PATCH: route });
     expect(await createClusterApi(fake.apis).removeRouteFields(route, ['spec.hostnames'])).toBe(route);
-    const [[method, request, options]] = fake.calls as [[string, Record<string, unknown>, unknown]];
-    expect(method).toBe('patchNamespacedCustomObject');
-    expect(request).toEqual({
-      group: 'gateway.networking.k8s.io',
-      version: 'v1',
-      namespace: 'prod',
-      plural: 'httproutes',
-      name: 'agent-a',
-      body: { metadata: { uid: 'route-uid' }, spec: { hostnames: null } },
-      fieldManager: FIELD_MANAGER,
-    });
-    expect(options).toBeDefined();
+    expect(fake.calls).toEqual([
+      [
+        'PATCH',
+        {
+          method: 'PATCH',
+          path: `${routePath}/agent-a`,
+          query: { fieldManager: FIELD_MANAGER },
+          body: { metadata: { uid: 'route-uid' }, spec: { hostnames: null } },
+          contentType: 'application/merge-patch+json',
+        },
+      ],
+    ]);
   });
 
-  it.each<[string, unknown, string | undefined, 'resolves' | 'rejects']>([
-    ['deleted, with the uid as a precondition', undefined, 'u-1', 'resolves'],
-    ['already gone', notFound, 'u-1', 'resolves'],
-    ['refused', conflict, undefined, 'rejects'],
-  ])('deleteRoute: %s', async (_name, answer, uid, outcome) => {
-    const fake = fakeApis({ delete: answer });
+  it.each<[string, unknown, string | undefined, 'resolves' | 'rejects', Record<string, unknown>]>([
+    ['deleted, with the uid as a precondition', undefined, 'u-1', 'resolves', { body: { preconditions: { uid: 'u-1' } }, contentType: 'application/json' }],
+    ['already gone', notFound, 'u-1', 'resolves', { body: { preconditions: { uid: 'u-1' } }, contentType: 'application/json' }],
+    ['refused', conflict, undefined, 'rejects', {}],
+    ['an empty uid is no precondition', undefined, '', 'resolves', {}],
+  ])('deleteRoute: %s', async (_name, answer, uid, outcome, body) => {
+    const fake = fakeApis({ DELETE: answer });
     const deleted = createClusterApi(fake.apis).deleteRoute('prod', 'agent-a', uid);
     if (outcome === 'resolves') await expect(deleted).resolves.toBeUndefined();
     else await expect(deleted).rejects.toBeInstanceOf(ApiException);
-    const options = uid ? { preconditions: { uid } } : undefined;
-    expect(fake.calls).toEqual([
-      ['delete', { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute', metadata: { name: 'agent-a', namespace: 'prod' } }, undefined, undefined, undefined, undefined, undefined, options],
-    ]);
+    expect(fake.calls).toEqual([['DELETE', { method: 'DELETE', path: `${routePath}/agent-a`, ...body }]]);
   });
 
   it.each<[string, unknown, { gateway: unknown } | undefined]>([
@@ -162,11 +180,13 @@ describe('createClusterApi', () => {
   ])('%s status.gateway alone, with our field manager', async (_name, gateway, sent) => {
     const fake = fakeApis();
     await createClusterApi(fake.apis).writeGatewayStatus(agent, gateway as never);
-    expect(fake.calls[0]![1]).toEqual({ group: 'kaos.tools', version: 'v1alpha1', namespace: 'prod', plural: 'agents', name: 'a', body: { status: { gateway: sent } }, fieldManager: FIELD_MANAGER });
+    expect(fake.calls).toEqual([
+      ['PATCH', { method: 'PATCH', path: '/apis/kaos.tools/v1alpha1/namespaces/prod/agents/a/status', query: { fieldManager: FIELD_MANAGER }, body: { status: { gateway: sent } }, contentType: 'application/merge-patch+json' }],
+    ]);
   });
 
   it('tells the observers of each read and write before it is made', async () => {
-    const fake = fakeApis({ getNamespacedCustomObject: notFound, listClusterCustomObject: { items: [] }, patch: route, patchNamespacedCustomObject: route, create: route });
+    const fake = fakeApis({ getNamespacedCustomObject: notFound, listClusterCustomObject: { items: [] }, PATCH: route, POST: route });
     const { seen, observers } = observed();
     const api = createClusterApi(fake.apis, observers);
     await api.readRoute('prod', 'a');
@@ -180,7 +200,7 @@ describe('createClusterApi', () => {
   });
 
   it('works without observers', async () => {
-    const fake = fakeApis({ create: (): KubernetesObject => route as unknown as KubernetesObject });
+    const fake = fakeApis({ POST: () => route });
     await expect(createClusterApi(fake.apis).createRoute(route)).resolves.toBe(route);
   });
 });

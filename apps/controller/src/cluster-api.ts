@@ -1,20 +1,38 @@
-// The reconciler's calls past the caches, on client-node's API classes: reads of routes and of
-// status.gateway, server-side apply with one field manager, creates, removals and deletes that
+// The reconciler's calls past the caches: reads of routes and of status.gateway (rare, on
+// client-node's API classes), and the writes (one to three per resource, on the lean transport of
+// api-transport.ts): server-side apply with one field manager, creates, removals and deletes that
 // carry the uid as a precondition, and status writes that touch only status.gateway.
-import { PatchStrategy, setHeaderOptions, type CustomObjectsApi, type KubernetesObject, type KubernetesObjectApi } from '@kubernetes/client-node';
+import type { CustomObjectsApi } from '@kubernetes/client-node';
 import { GATEWAY_API_GROUP, KAOS_GROUP, KAOS_VERSION, KIND_DEFINITIONS, type GatewayStatus, type HTTPRoute, type KaosResource } from '@kaos/api-types';
+import { applyRequest, createRequest, deleteRequest, mergePatchRequest, type ResourceRef } from '@kaos/kube-runtime';
 import { FIELD_MANAGER } from '@kaos/routing';
-import { apiStatus, GATEWAY_VERSION, typed } from './kube-boundary.js';
+import type { ApiSend } from './api-transport.js';
+import { apiStatus, GATEWAY_VERSION } from './kube-boundary.js';
 import { GatewayApiMissingError, type Cluster } from './reconciler.js';
 
-const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 /** How long the answer to "are the Gateway API CRDs installed?" is reused. */
 export const GATEWAY_API_CHECK_MS = 10_000;
 
-/** The client-node API objects the calls go through. */
+/** What the calls go through: client-node's API for the reads, the transport for the writes. */
 export interface ClusterApis {
-  custom: Pick<CustomObjectsApi, 'getNamespacedCustomObject' | 'listClusterCustomObject' | 'patchNamespacedCustomObject' | 'patchNamespacedCustomObjectStatus'>;
-  objects: Pick<KubernetesObjectApi, 'create' | 'patch' | 'delete'>;
+  custom: Pick<CustomObjectsApi, 'getNamespacedCustomObject' | 'listClusterCustomObject'>;
+  send: ApiSend;
+}
+
+/** The HTTPRoute `name` in `namespace` (or, without a name, the namespace's routes). */
+export function routeRef(namespace: string, name?: string): ResourceRef {
+  return { group: GATEWAY_API_GROUP, version: GATEWAY_VERSION, plural: 'httproutes', namespace, name };
+}
+
+/** The status subresource of a KAOS resource of this plural. */
+function statusRef(plural: string, namespace: string, name: string): ResourceRef {
+  return { group: KAOS_GROUP, version: KAOS_VERSION, plural, namespace, name, subresource: 'status' };
+}
+
+/** An object the API server answered a write with; a write that answers none is a broken answer, not "no route". */
+function answeredObject<T>(answer: unknown): T {
+  if (typeof answer !== 'object' || answer === null) throw new Error('the API server answered the write without an object');
+  return answer as T;
 }
 
 /** What the API calls report to the metrics. */
@@ -46,7 +64,7 @@ export function removalPatch(uid: string, paths: string[]): Record<string, unkno
 export type ClusterApi = Pick<Cluster, 'createRoute' | 'applyRoute' | 'removeRouteFields' | 'deleteRoute' | 'readGatewayStatus' | 'writeGatewayStatus'> & { readRoute: Cluster['getRoute'] };
 
 /** Creates the API calls of the Cluster; a 404 from a Gateway API call is told apart as GatewayApiMissingError when the CRDs are missing. */
-export function createClusterApi({ custom, objects }: ClusterApis, observers: ApiObservers = {}, now: () => number = Date.now): ClusterApi {
+export function createClusterApi({ custom, send }: ClusterApis, observers: ApiObservers = {}, now: () => number = Date.now): ClusterApi {
   const onWrite = observers.write ?? (() => {});
   const onRead = observers.read ?? (() => {});
 
@@ -82,7 +100,7 @@ export function createClusterApi({ custom, objects }: ClusterApis, observers: Ap
     async createRoute(route) {
       onWrite('create');
       try {
-        return typed<HTTPRoute>(await objects.create(route as unknown as KubernetesObject, undefined, undefined, FIELD_MANAGER));
+        return answeredObject<HTTPRoute>(await send(createRequest(routeRef(route.metadata.namespace!), route, FIELD_MANAGER)));
       } catch (error) {
         if (apiStatus(error) === 409) return undefined; // AlreadyExists: ours not cached yet, or foreign
         if (apiStatus(error) === 404 && !(await gatewayApiInstalled())) throw new GatewayApiMissingError('Gateway API CRDs are not installed');
@@ -94,29 +112,17 @@ export function createClusterApi({ custom, objects }: ClusterApis, observers: Ap
       // A uid in an applied object is a precondition: the API server refuses the apply (409 or 422)
       // unless the live object has that uid, so a route replaced since it was read is left alone.
       const body = { ...route, metadata: { ...route.metadata, ...(uid ? { uid } : {}) } };
-      const applied = await objects.patch(body as unknown as KubernetesObject, undefined, undefined, FIELD_MANAGER, true, PatchStrategy.ServerSideApply);
-      return typed<HTTPRoute>(applied)!;
+      return answeredObject<HTTPRoute>(await send(applyRequest(routeRef(route.metadata.namespace!, route.metadata.name!), body, FIELD_MANAGER, true)));
     },
     async removeRouteFields(route, paths) {
       onWrite('patch');
-      const patched = await custom.patchNamespacedCustomObject(
-        {
-          group: GATEWAY_API_GROUP,
-          version: GATEWAY_VERSION,
-          namespace: route.metadata.namespace!,
-          plural: 'httproutes',
-          name: route.metadata.name!,
-          body: removalPatch(route.metadata.uid!, paths),
-          fieldManager: FIELD_MANAGER,
-        },
-        mergePatch,
-      );
-      return typed<HTTPRoute>(patched as KubernetesObject)!;
+      const patched = await send(mergePatchRequest(routeRef(route.metadata.namespace!, route.metadata.name!), removalPatch(route.metadata.uid!, paths), FIELD_MANAGER));
+      return answeredObject<HTTPRoute>(patched);
     },
     async deleteRoute(namespace, name, uid) {
       onWrite('delete');
       try {
-        await objects.delete({ apiVersion: `${GATEWAY_API_GROUP}/${GATEWAY_VERSION}`, kind: 'HTTPRoute', metadata: { name, namespace } }, undefined, undefined, undefined, undefined, undefined, uid ? { preconditions: { uid } } : undefined);
+        await send(deleteRequest(routeRef(namespace, name), uid || undefined));
       } catch (error) {
         if (apiStatus(error) !== 404) throw error;
       }
@@ -136,18 +142,7 @@ export function createClusterApi({ custom, objects }: ClusterApis, observers: Ap
       onWrite('status');
       // A merge patch of status.gateway alone, named by our field manager: whatever else the status
       // holds (the KAOS operator's phase, ready, endpoint, message, deployment, ...) is never sent, so never touched.
-      await custom.patchNamespacedCustomObjectStatus(
-        {
-          group: KAOS_GROUP,
-          version: KAOS_VERSION,
-          namespace: resource.metadata.namespace!,
-          plural: pluralOf(resource),
-          name: resource.metadata.name!,
-          body: { status: { gateway: gateway ?? null } },
-          fieldManager: FIELD_MANAGER,
-        },
-        mergePatch,
-      );
+      await send(mergePatchRequest(statusRef(pluralOf(resource), resource.metadata.namespace!, resource.metadata.name!), { status: { gateway: gateway ?? null } }, FIELD_MANAGER));
     },
   };
 }

@@ -1,7 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
 import type { KaosResource } from '@kaos/api-types';
 import { FIELD_MANAGER } from '@kaos/routing';
-import { createEventRecorder, EVENT_INTERVAL_MS, eventBody } from './event-recorder.js';
+import type { ApiRequest } from '@kaos/kube-runtime';
+import { createEventRecorder, EVENT_INTERVAL_MS, eventBody, eventPoster } from './event-recorder.js';
 
 const agent = (uid = 'u-1', apiVersion: string | undefined = 'kaos.tools/v1alpha1') => ({ apiVersion, kind: 'Agent', metadata: { name: 'a', namespace: 'prod', uid }, spec: { modelAPI: 'm' } }) as KaosResource;
 
@@ -11,14 +12,12 @@ function setup(fail = false) {
   const posted: Array<{ namespace: string; body: Record<string, unknown> }> = [];
   const warnings: unknown[] = [];
   let writes = 0;
-  const core = {
-    createNamespacedEvent: async (request: { namespace: string; body: Record<string, unknown> }) => {
-      posted.push(request);
-      if (fail) throw new Error('forbidden');
-      return request.body;
-    },
+  const post = async (namespace: string, body: unknown) => {
+    posted.push({ namespace, body: body as Record<string, unknown> });
+    if (fail) throw new Error('forbidden');
+    return body;
   };
-  const record = createEventRecorder(core as never, { warn: ((message: string, fields: unknown) => void warnings.push([message, fields])) as never }, () => void writes++, () => clock);
+  const record = createEventRecorder(post, { warn: ((message: string, fields: unknown) => void warnings.push([message, fields])) as never }, () => void writes++, () => clock);
   return { record, posted, warnings, writes: () => writes, advance: (ms: number) => void (clock += ms) };
 }
 
@@ -37,6 +36,15 @@ describe('eventBody', () => {
       source: { component: FIELD_MANAGER },
       reportingComponent: FIELD_MANAGER,
     });
+  });
+});
+
+describe('eventPoster', () => {
+  it('posts the Event in its namespace as client-node does: no field manager, JSON', async () => {
+    const sent: ApiRequest[] = [];
+    const body = eventBody('prod', { kind: 'Agent', name: 'a', namespace: 'prod' }, 'Normal', 'RouteCreated', 'm', '2026-11-30T10:00:00.000Z');
+    await eventPoster(async (request) => void sent.push(request))('prod', body);
+    expect(sent).toEqual([{ method: 'POST', path: '/api/v1/namespaces/prod/events', body, contentType: 'application/json' }]);
   });
 });
 

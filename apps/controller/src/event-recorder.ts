@@ -1,9 +1,10 @@
 // Kubernetes Events about our resources and CRDs, posted as client-go's recorder posts them, and
 // rate-limited so that a resource failing on every reconcile does not flood etcd.
-import type { CoreV1Api, CoreV1Event, V1ObjectReference } from '@kubernetes/client-node';
+import type { CoreV1Event, V1ObjectReference } from '@kubernetes/client-node';
 import { KAOS_GROUP, KAOS_VERSION, type KaosResource } from '@kaos/api-types';
-import type { Logger } from '@kaos/kube-runtime';
+import { createRequest, type Logger } from '@kaos/kube-runtime';
 import { FIELD_MANAGER } from '@kaos/routing';
+import type { ApiSend } from './api-transport.js';
 
 /** At most one Event per resource and reason in this long. */
 export const EVENT_INTERVAL_MS = 60_000;
@@ -26,8 +27,16 @@ export function eventBody(namespace: string, involvedObject: V1ObjectReference, 
   };
 }
 
+/** Posts one Event in `namespace`. */
+export type PostEvent = (namespace: string, event: CoreV1Event) => Promise<unknown>;
+
+/** Posts Events with the transport, as client-node's createNamespacedEvent posts them (no field manager, no query). */
+export function eventPoster(send: ApiSend): PostEvent {
+  return (namespace, event) => send(createRequest({ group: '', version: 'v1', plural: 'events', namespace }, event));
+}
+
 /** Records Events on our resources, at most one per resource (uid) and reason a minute; a failed post is logged, not thrown. */
-export function createEventRecorder(core: Pick<CoreV1Api, 'createNamespacedEvent'>, logger: Pick<Logger, 'warn'>, onWrite: () => void = () => {}, now: () => number = Date.now) {
+export function createEventRecorder(post: PostEvent, logger: Pick<Logger, 'warn'>, onWrite: () => void = () => {}, now: () => number = Date.now) {
   const lastSent = new Map<string, number>();
   let sweptAt = now();
   return (resource: KaosResource, type: 'Normal' | 'Warning', reason: string, message: string): void => {
@@ -45,8 +54,7 @@ export function createEventRecorder(core: Pick<CoreV1Api, 'createNamespacedEvent
     onWrite();
     const { name, namespace, uid } = resource.metadata;
     const involvedObject = { apiVersion: resource.apiVersion ?? `${KAOS_GROUP}/${KAOS_VERSION}`, kind: resource.kind, name, namespace, uid };
-    core
-      .createNamespacedEvent({ namespace: namespace!, body: eventBody(namespace!, involvedObject, type, reason, message, new Date(at).toISOString()) })
+    post(namespace!, eventBody(namespace!, involvedObject, type, reason, message, new Date(at).toISOString()))
       // An Event is a courtesy, not part of the reconcile: its failure must not fail the reconcile.
       .catch((error: unknown) => logger.warn('could not record event', { reason, namespace, name, error: (error as Error).message }));
   };

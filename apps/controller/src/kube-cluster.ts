@@ -2,13 +2,14 @@
 // job: the caches (cluster-watches.ts, each watch under watch-supervisor.ts), the shared Gateway
 // (gateway-cache.ts), the API calls (cluster-api.ts), Events (event-recorder.ts) and the
 // leader-election Lease (lease-store.ts).
-import { CoreV1Api, CustomObjectsApi, KubernetesObjectApi, type KubeConfig } from '@kubernetes/client-node';
+import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import { isKaosKind } from '@kaos/api-types';
 import type { Logger } from '@kaos/kube-runtime';
 import { OWNER_KIND_LABEL, OWNER_NAME_LABEL, type RoutingConfig } from '@kaos/routing';
+import { createApiTransport } from './api-transport.js';
 import { createClusterApi, type ApiObservers } from './cluster-api.js';
 import { createClusterWatches } from './cluster-watches.js';
-import { createEventRecorder } from './event-recorder.js';
+import { createEventRecorder, eventPoster, type PostEvent } from './event-recorder.js';
 import { createGatewayCache } from './gateway-cache.js';
 import { createLeaseStore } from './lease-store.js';
 import type { WatchRestartReason } from './metrics.js';
@@ -25,13 +26,13 @@ export interface ClusterObservers extends ApiObservers {
 export function createKubeCluster(kubeConfig: KubeConfig, config: RoutingConfig, logger: Logger, enqueue: (key: string) => void, observers: ClusterObservers = {}, trace: StageTrace = NO_TRACE) {
   const restarted = (watch: string) => (reason: WatchRestartReason) => observers.watchRestarted?.(watch, reason);
   const custom = kubeConfig.makeApiClient(CustomObjectsApi);
-  const core = kubeConfig.makeApiClient(CoreV1Api);
-  const objects = KubernetesObjectApi.makeApiClient(kubeConfig);
+  // The writes (three a resource) skip client-node's fetch and ObjectSerializer (ADR 0022).
+  const send = createApiTransport(kubeConfig);
 
   const watches = createClusterWatches(kubeConfig, custom, logger, enqueue, restarted, trace);
   // The shared Gateway's address is in every status.gateway.url: a change of it requeues everything.
   const gateway = createGatewayCache(kubeConfig, custom, config, logger, { changed: watches.resyncAll, read: () => observers.read?.('gateways'), restarted });
-  const api = createClusterApi({ custom, objects }, observers);
+  const api = createClusterApi({ custom, send }, observers);
   /** Marks `sent`, awaits the call, marks `acked` (not on failure): the stage trace of one API call. */
   async function traced<T>(key: string | undefined, sent: Stage, acked: Stage, call: () => Promise<T>): Promise<T> {
     if (!trace.enabled || key === undefined) return call();
@@ -41,9 +42,8 @@ export function createKubeCluster(kubeConfig: KubeConfig, config: RoutingConfig,
     return result;
   }
   const keyOf = (kind: unknown, namespace: string | undefined, name: string | undefined) => (isKaosKind(kind) && name ? resourceKey(kind, namespace ?? '', name) : undefined);
-  const tracedCore: Pick<CoreV1Api, 'createNamespacedEvent'> = {
-    createNamespacedEvent: (request) => traced(keyOf(request.body.involvedObject.kind, request.body.involvedObject.namespace, request.body.involvedObject.name), 'event-sent', 'event-acked', () => core.createNamespacedEvent(request)),
-  };
+  const postEvent = eventPoster(send);
+  const tracedPost: PostEvent = (namespace, event) => traced(keyOf(event.involvedObject.kind, event.involvedObject.namespace, event.involvedObject.name), 'event-sent', 'event-acked', () => postEvent(namespace, event));
   const supervisors = gateway.supervisor ? [...watches.supervisors, gateway.supervisor] : watches.supervisors;
 
   const cluster: Cluster = {
@@ -65,7 +65,7 @@ export function createKubeCluster(kubeConfig: KubeConfig, config: RoutingConfig,
     deleteRoute: api.deleteRoute,
     readGatewayStatus: api.readGatewayStatus,
     writeGatewayStatus: (resource, status) => traced(keyOf(resource.kind, resource.metadata.namespace, resource.metadata.name), 'status-sent', 'status-acked', () => api.writeGatewayStatus(resource, status)),
-    event: createEventRecorder(tracedCore, logger, () => observers.write?.('event')),
+    event: createEventRecorder(tracedPost, logger, () => observers.write?.('event')),
   };
 
   return {
