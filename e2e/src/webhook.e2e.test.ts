@@ -135,3 +135,21 @@ describe('shutdown', () => {
     expect(await webhook.stop()).toBe(0);
   });
 });
+
+describe('load shedding through the API server', () => {
+  it('refuses large reviews over the byte cap without reading them, and the API server retries each until it is stored', async () => {
+    // The shutdown test stopped the first webhook; this one admits two of these reviews at once.
+    webhook = await startWebhook(plane, { MAX_IN_FLIGHT_BYTES: String(700 * 1024) });
+    await webhook.waitReady();
+    // Over the 256 KiB above which a refused review is answered unread and its connection closed.
+    const instructions = 'x'.repeat(320 * 1024);
+    const names = Array.from({ length: 6 }, (_, index) => `large-${index}`);
+    const results = await Promise.all(names.map((name) => kubectlWithManifest(plane, ['create', '-o', 'jsonpath={.spec.gatewayRoute.timeout}'], resource('Agent', name, { modelAPI: 'm', config: { instructions } }))));
+    expect(results.map((result) => `${result.code} ${result.stdout.trim()} ${result.stderr.trim()}`)).toEqual(names.map(() => '0 120s '));
+    const metrics = await (await fetch(`http://127.0.0.1:${webhook.healthPort}/metrics`)).text();
+    const shed = [...metrics.matchAll(/^kaos_webhook_reviews_shed_total\{[^}]*reason="bytes"[^}]*\} (\d+)$/gm)].reduce((sum, match) => sum + Number(match[1]), 0);
+    // Each create meets the mutating and the validating webhook: at least 2 x 6 reviews, 2 at a time.
+    expect(shed).toBeGreaterThan(0);
+    for (const name of names) expect((await kubectlOk(plane, ['get', 'agent', name, '-n', namespace, '-o', 'jsonpath={.spec.config.instructions}'])).length).toBe(instructions.length);
+  }, 60_000);
+});

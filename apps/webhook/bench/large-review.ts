@@ -1,7 +1,9 @@
 // The API server's largest legal AdmissionReview, and a client that sends reviews the way the API
-// server's webhook client (client-go) does: keep-alive HTTP/1.1, a 429 with an integer Retry-After
-// is re-sent after that many seconds, at most 10 times and within the webhook's timeoutSeconds
-// (ADR 0010); anything else is final.
+// server's webhook client (client-go over Go's net/http transport) does: keep-alive HTTP/1.1, a 429
+// with an integer Retry-After is re-sent after that many seconds, at most 10 times and within the
+// webhook's timeoutSeconds (ADR 0010); anything else is final. An answer that arrives while the
+// body is still being written is used, and the connection is closed if the write has not finished
+// 50 ms later, as Go's transport does.
 import { Agent, request } from 'node:https';
 
 /**
@@ -20,6 +22,13 @@ export function largeReview(): string {
 
 /** client-go's rest.Request default maxRetries. */
 export const CLIENT_GO_MAX_RETRIES = 10;
+/**
+ * Go's transport reuses a connection whose request body write is unfinished when the answer has been
+ * read only if the write ends within this time; otherwise it closes the connection
+ * (net/http transport.go, maxWriteWaitBeforeConnReuse and persistConn.wroteRequest).
+ */
+export const GO_MAX_WRITE_WAIT_BEFORE_CONN_REUSE_MS = 50;
+
 /** The chart's webhook.timeoutSeconds: the API server's context for one webhook call, retries included. */
 export const WEBHOOK_TIMEOUT_MS = 10_000;
 
@@ -62,9 +71,15 @@ export function sendReview(options: { agent: Agent; port: number; path: string; 
       resolve({ final, shed, ms: performance.now() - start });
     }
     const attempt = () => {
+      let answered = false;
       const req = (current = request({ host: '127.0.0.1', port, path, method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': length } }, (res) => {
+        answered = true;
         res.resume();
         res.on('end', () => {
+          if (!req.writableFinished) {
+            const drop = setTimeout(() => req.destroy(), GO_MAX_WRITE_WAIT_BEFORE_CONN_REUSE_MS);
+            req.once('finish', () => clearTimeout(drop));
+          }
           const retryAfter = Number(res.headers['retry-after']);
           if (res.statusCode === 429) {
             shed++;
@@ -77,7 +92,10 @@ export function sendReview(options: { agent: Agent; port: number; path: string; 
           done(res.statusCode ?? 0);
         });
       }));
-      req.on('error', (error) => done(error.message));
+      // Go's round trip has returned the answer already; a later error of its connection is not the review's.
+      req.on('error', (error) => {
+        if (!answered) done(error.message);
+      });
       req.end(body);
     };
     attempt();

@@ -27,6 +27,8 @@ const BASELINE_S = Number(process.env.BENCH_DURATION ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
 const FLOODS = (process.env.BENCH_FLOOD_CONNECTIONS ?? '48,96').split(',').map(Number);
 const ROUNDS = Number(process.env.BENCH_FLOOD_ROUNDS ?? 2);
+/** The webhook's MAX_IN_FLIGHT_BYTES for this run; unset, the webhook's default. */
+const MAX_IN_FLIGHT_BYTES = process.env.BENCH_MAX_IN_FLIGHT_BYTES;
 /** No scenario's paced load outlasts this, flood or not. */
 const MAX_FLOOD_S = 60;
 /**
@@ -90,7 +92,7 @@ function startFlood(port: number, connections: number): { sending: Promise<void>
 }
 
 async function scenario(name: string, floodConnections: number | undefined): Promise<Row> {
-  const webhook = await startWebhook(tlsDir);
+  const webhook = await startWebhook(tlsDir, MAX_IN_FLIGHT_BYTES ? { MAX_IN_FLIGHT_BYTES } : {});
   let alive = true;
   void webhook.exited.then(() => (alive = false));
   try {
@@ -119,7 +121,7 @@ async function scenario(name: string, floodConnections: number | undefined): Pro
   }
 }
 
-console.log(`webhook settings: NODE_OPTIONS="${NODE_OPTIONS}" MALLOC_ARENA_MAX=${MALLOC_ARENA_MAX || '(glibc default)'}, default caps (64 reviews, 28 MiB) — override with BENCH_NODE_OPTIONS / BENCH_MALLOC_ARENA_MAX`);
+console.log(`webhook settings: NODE_OPTIONS="${NODE_OPTIONS}" MALLOC_ARENA_MAX=${MALLOC_ARENA_MAX || '(glibc default)'}, ${MAX_IN_FLIGHT_BYTES ? `MAX_IN_FLIGHT_BYTES=${MAX_IN_FLIGHT_BYTES}` : 'default caps (64 reviews, 28 MiB)'} — override with BENCH_NODE_OPTIONS / BENCH_MALLOC_ARENA_MAX / BENCH_MAX_IN_FLIGHT_BYTES`);
 console.log(
   `bench:overload — ordinary ${Buffer.byteLength(body)}-byte reviews to /validate at ${RATE}/s on up to ${CONNECTIONS} connections; flood: 3.35 MiB reviews (object + oldObject) to /validate and /mutate, ${ROUNDS} per connection, on ${FLOODS.join(' and ')} connections; 429s retried after Retry-After within 10 s`,
 );

@@ -1,7 +1,8 @@
 import { Agent, request, type IncomingHttpHeaders } from 'node:http';
+import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { ResourceValidator } from '@kaos/api-types';
-import { createAdmissionHandler, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_CONCURRENT_REVIEWS, DEFAULT_MAX_IN_FLIGHT_BYTES, DEFAULT_OFFLOAD_ABOVE_BYTES, PREALLOCATE_ABOVE_BYTES } from './admission-handler.js';
+import { createAdmissionHandler, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_CONCURRENT_REVIEWS, DEFAULT_MAX_IN_FLIGHT_BYTES, DEFAULT_OFFLOAD_ABOVE_BYTES, PREALLOCATE_ABOVE_BYTES, SHED_UNREAD_ABOVE_BYTES } from './admission-handler.js';
 import { decideReview } from './review-decision.js';
 import { ReviewWorkerError, type ReviewOffload } from './review-offload.js';
 import { serveForTest, testRoutingConfig } from './handler.test-helpers.js';
@@ -277,6 +278,84 @@ describe('load shedding', () => {
       await tiny.close();
     }
   });
+});
+
+/**
+ * Sends a review over a raw connection in one write, as the API server does, and reports the answer
+ * once it is complete, and when the connection closed.
+ */
+function rawReview(port: number, body: string) {
+  const socket = connect(port, '127.0.0.1');
+  socket.write(`POST /validate HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n`);
+  socket.write(body);
+  socket.on('error', () => undefined);
+  const closed = new Promise<number>((resolve) => socket.once('close', () => resolve(performance.now())));
+  const answer = new Promise<{ head: string; body: string; at: number }>((resolve) => {
+    let text = '';
+    socket.on('data', (chunk: Buffer) => {
+      text += chunk.toString();
+      const end = text.indexOf('\r\n\r\n');
+      const length = Number(/content-length: (\d+)/i.exec(text)?.[1]);
+      if (end !== -1 && text.length >= end + 4 + length) resolve({ head: text.slice(0, end), body: text.slice(end + 4, end + 4 + length), at: performance.now() });
+    });
+  });
+  return { answer, closed, destroy: () => socket.destroy() };
+}
+
+describe('shedding a large review without reading its body', () => {
+  const value = async (metric: { get(): Promise<{ values: Array<{ value: number }> }> }) => (await metric.get()).values.reduce((sum, sample) => sum + sample.value, 0);
+  const large = (bytes: number) => agentReview({ kind: 'Agent', apiVersion: 'kaos.tools/v1alpha1', metadata: { name: 'a', namespace: 'prod', annotations: { pad: 'x'.repeat(bytes) } }, spec: { modelAPI: 'm' } });
+
+  it.each<[string, number, boolean]>([
+    ['3 MiB: answered unread, the connection closed after the delay', 3 * 1024 * 1024, true],
+    ['at the threshold: answered unread', SHED_UNREAD_ABOVE_BYTES, true],
+    ['just under the threshold: read, discarded, the connection kept', SHED_UNREAD_ABOVE_BYTES - 1024, false],
+  ])('%s', async (_name, padBytes, unread) => {
+    const body = large(padBytes);
+    const size = Buffer.byteLength(body);
+    const closeAfterMs = 1000;
+    const shedMetrics = createMetrics(false);
+    // One review always fits; a byte cap of 1 KiB sheds every other review while one is in flight.
+    const handler = createAdmissionHandler({ config: testRoutingConfig, validator: new ResourceValidator(), logger: silentLogger(), metrics: shedMetrics, maxInFlightBytes: 1024, maxBodyBytes: 4 * 1024 * 1024, shedUnreadCloseAfterMs: closeAfterMs });
+    const serverSockets: Socket[] = [];
+    const server = await serveForTest((request, response) => {
+      if (Number(request.headers['content-length']) === size) serverSockets.push(request.socket);
+      return handler(request, response);
+    });
+    const holder = slowReview(server.port, agentReview());
+    await waitFor(async () => (await value(shedMetrics.reviewsInFlight)) === 1);
+    const sent = rawReview(server.port, body);
+    try {
+      const answer = await sent.answer;
+      expect(answer.head).toMatch(/^HTTP\/1\.1 429 /);
+      expect(answer.head).toMatch(/\r\nretry-after: 1\r\n/i);
+      expect(JSON.parse(answer.body)).toMatchObject({ kind: 'Status', reason: 'TooManyRequests', code: 429 });
+      expect(await shedMetrics.registry.metrics()).toContain('kaos_webhook_reviews_shed_total{webhook="validate",reason="bytes"} 1');
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const [serverSocket] = serverSockets;
+      if (unread) {
+        // The client must not reuse the connection, and the server stopped pulling the body (the
+        // kernel's buffers on both sides hold the rest).
+        expect(answer.head).toMatch(/\r\nconnection: close\r\n/i);
+        expect(serverSocket!.bytesRead).toBeLessThan(size);
+        const closedAt = await sent.closed;
+        expect(closedAt - answer.at).toBeGreaterThan(closeAfterMs - 400);
+        expect(closedAt - answer.at).toBeLessThan(closeAfterMs + 1500);
+      } else {
+        // Read and thrown away: the whole body reached the server, and the connection stays usable.
+        expect(answer.head).not.toMatch(/\r\nconnection: close\r\n/i);
+        expect(serverSocket!.bytesRead).toBeGreaterThan(size);
+        const outcome = await Promise.race([sent.closed.then(() => 'closed'), new Promise((resolve) => setTimeout(() => resolve('open'), closeAfterMs + 500))]);
+        expect(outcome).toBe('open');
+      }
+    } finally {
+      sent.destroy();
+      holder.finish();
+      await holder.answer;
+      holder.close();
+      await server.close();
+    }
+  }, 15_000);
 });
 
 describe('large reviews on the review worker', () => {

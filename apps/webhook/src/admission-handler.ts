@@ -31,6 +31,23 @@ export const DEFAULT_MAX_CONCURRENT_REVIEWS = 64;
 export const RETRY_AFTER_SECONDS = 1;
 
 /**
+ * A refused review declared at least this large is answered without reading its body, and its
+ * connection is closed: reading (decrypting) a 3.35 MiB body to throw it away costs the serving
+ * thread more than the new connection the retry needs (ADR 0010, "Shedding without reading").
+ * Smaller refused bodies are read and discarded, keeping their connection.
+ */
+export const SHED_UNREAD_ABOVE_BYTES = 256 * 1024;
+
+/**
+ * How long a connection refused without reading its body stays open after the answer: time for the
+ * client to read the answer before our close resets the connection (a reset can reach the client
+ * before it has read the answer). Go's transport closes such a connection itself 50 ms after it has
+ * the answer (net/http maxWriteWaitBeforeConnReuse); Go's own server waits 500 ms before closing
+ * (rstAvoidanceDelay).
+ */
+export const SHED_UNREAD_CLOSE_AFTER_MS = 2_000;
+
+/**
  * Reviews at least this large are decided on the review worker when one is given: a 256 KiB review
  * takes a few ms to parse, a 3.35 MiB one 60–200 ms with its garbage collection (ADR 0010), and an
  * ordinary one (a few KB) is cheaper to decide than to send to another thread.
@@ -52,6 +69,8 @@ export interface AdmissionHandlerOptions {
   offload?: ReviewOffload;
   /** Bodies of at least this many bytes go to `offload` (default DEFAULT_OFFLOAD_ABOVE_BYTES). */
   offloadAboveBytes?: number;
+  /** How long a connection refused without reading its body stays open (default SHED_UNREAD_CLOSE_AFTER_MS; tests). */
+  shedUnreadCloseAfterMs?: number;
   /** Clock of the rate-limited load-shedding log line (tests). */
   now?: () => number;
 }
@@ -132,6 +151,7 @@ export function createAdmissionHandler(options: AdmissionHandlerOptions) {
   const { offload } = options;
   const offloadAboveBytes = options.offloadAboveBytes ?? DEFAULT_OFFLOAD_ABOVE_BYTES;
   const now = options.now ?? Date.now;
+  const shedUnreadCloseAfterMs = options.shedUnreadCloseAfterMs ?? SHED_UNREAD_CLOSE_AFTER_MS;
   const timers = { mutate: metrics.admissionSeconds.labels('mutate'), validate: metrics.admissionSeconds.labels('validate') };
   let inFlight = 0;
   let inFlightBytes = 0;
@@ -158,15 +178,18 @@ export function createAdmissionHandler(options: AdmissionHandlerOptions) {
 
   // 429 with Retry-After is what the API server's webhook client retries (client-go rest
   // with_retry.go checkWait), within the webhook's timeoutSeconds; a reset connection is not.
-  function shed(request: IncomingMessage, response: ServerResponse, webhook: WebhookName, reason: keyof typeof shedAnswers): void {
+  function shed(request: IncomingMessage, response: ServerResponse, webhook: WebhookName, reason: keyof typeof shedAnswers, bytes: number): void {
     metrics.reviewsShed.inc({ webhook, reason });
-    // The body is never buffered: Node discards it after this answer. The connection stays open even
-    // while draining, because closing it with the body unread makes TCP reset it, and the API server
-    // would then see a reset instead of this answer.
-    request.resume();
-    if (response.hasHeader('connection')) response.removeHeader('connection');
-    response.writeHead(429, shedAnswers[reason].headers);
-    response.end(shedAnswers[reason].body);
+    if (bytes >= SHED_UNREAD_ABOVE_BYTES) shedUnread(request, response, reason);
+    else {
+      // The body is never buffered: Node discards it after this answer. The connection stays open
+      // while draining, because closing it with the body unread makes TCP reset it, and the API
+      // server would then see a reset instead of this answer.
+      request.resume();
+      if (response.hasHeader('connection')) response.removeHeader('connection');
+      response.writeHead(429, shedAnswers[reason].headers);
+      response.end(shedAnswers[reason].body);
+    }
     shedSinceLog++;
     const at = now();
     if (at - lastShedLog >= 10_000) {
@@ -182,6 +205,21 @@ export function createAdmissionHandler(options: AdmissionHandlerOptions) {
       lastShedLog = at;
       shedSinceLog = 0;
     }
+  }
+
+  // The body stays unread: paused, the request stops pulling from the socket, TCP's window closes and
+  // the sender stalls. The answer says `connection: close`; Go's transport then drops the connection
+  // 50 ms after reading it, as its body write is unfinished, and retries on a new one. The response
+  // is written, not ended: ending it makes Node read the rest of the body to discard it. The socket
+  // is destroyed after shedUnreadCloseAfterMs unless the client has closed it first.
+  function shedUnread(request: IncomingMessage, response: ServerResponse, reason: keyof typeof shedAnswers): void {
+    request.pause();
+    response.writeHead(429, { ...shedAnswers[reason].headers, connection: 'close' });
+    response.write(shedAnswers[reason].body);
+    const { socket } = request;
+    const closer = setTimeout(() => socket.destroy(), shedUnreadCloseAfterMs);
+    closer.unref();
+    socket.once('close', () => clearTimeout(closer));
   }
 
   function refuse(response: ServerResponse, error: HttpError, request: IncomingMessage): void {
@@ -251,12 +289,12 @@ export function createAdmissionHandler(options: AdmissionHandlerOptions) {
     const declared = Number(request.headers['content-length']);
     const bytes = Number.isInteger(declared) && declared >= 0 ? Math.min(declared, maxBodyBytes) : maxBodyBytes;
     if (inFlight >= maxConcurrentReviews) {
-      shed(request, response, webhook, 'reviews');
+      shed(request, response, webhook, 'reviews', bytes);
       return true;
     }
     // One review is always admitted, so any legal review gets through however low the cap.
     if (inFlight > 0 && inFlightBytes + bytes > maxInFlightBytes) {
-      shed(request, response, webhook, 'bytes');
+      shed(request, response, webhook, 'bytes', bytes);
       return true;
     }
     inFlight++;
