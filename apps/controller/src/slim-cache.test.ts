@@ -1,6 +1,7 @@
-import { describe, expect, it } from '@jest/globals';
-import type { KubernetesObject } from '@kubernetes/client-node';
-import { LAST_APPLIED_ANNOTATION, listAllPages, slimForCache, type RawList } from './slim-cache.js';
+import { describe, expect, it, jest } from '@jest/globals';
+import { KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
+import { LeanWatch } from './lean-watch.js';
+import { LAST_APPLIED_ANNOTATION, listAllPages, makeSlimInformer, slimForCache, type RawList } from './slim-cache.js';
 
 const full = () => ({
   apiVersion: 'kaos.tools/v1alpha1',
@@ -79,5 +80,27 @@ describe('listAllPages', () => {
       return { metadata: { continue: 'next' }, items: [] };
     }, (object) => object);
     await expect(failing).rejects.toThrow('410 Expired');
+  });
+});
+
+describe('makeSlimInformer', () => {
+  it('watches through LeanWatch (no fetch) and slims what the watch delivers', async () => {
+    const config = new KubeConfig();
+    config.loadFromOptions({ clusters: [{ name: 'c', server: 'https://127.0.0.1:6443' }], users: [{ name: 'u' }], contexts: [{ name: 'x', cluster: 'c', user: 'u' }], currentContext: 'x' });
+    const informer = makeSlimInformer(config, '/apis/kaos.tools/v1alpha1/agents', async () => ({ items: [] }), (object) => slimForCache(object, ['gateway']));
+    const watch = (informer as unknown as { watch: LeanWatch }).watch;
+    expect(watch).toBeInstanceOf(LeanWatch);
+    // The slimming wraps the callback: run the watch's parent with a fake to see what arrives.
+    const seen: unknown[] = [];
+    const parent = jest.spyOn(LeanWatch.prototype, 'watch').mockImplementation(async (_path, _query, callback) => {
+      callback('ADDED', full());
+      return new AbortController();
+    });
+    try {
+      await watch.watch('/x', {}, (_phase, object) => seen.push(object), () => {});
+    } finally {
+      parent.mockRestore();
+    }
+    expect(seen).toEqual([slimForCache(full() as unknown as KubernetesObject, ['gateway'])]);
   });
 });

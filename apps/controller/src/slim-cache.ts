@@ -2,7 +2,8 @@
 // are most of the controller's live heap: every object drops what no decision reads before it is
 // stored (like client-go's cache transform that drops managedFields), and a relist arrives in pages
 // instead of one response of tens of megabytes.
-import { ListWatch, Watch, type Informer, type KubeConfig, type KubernetesListObject, type KubernetesObject, type ObjectCache } from '@kubernetes/client-node';
+import { ListWatch, type Informer, type KubeConfig, type KubernetesListObject, type KubernetesObject, type ObjectCache } from '@kubernetes/client-node';
+import { LeanWatch } from './lean-watch.js';
 
 /** Written by `kubectl apply`: a copy of the whole object as last applied, read by nothing here. */
 export const LAST_APPLIED_ANNOTATION = 'kubectl.kubernetes.io/last-applied-configuration';
@@ -66,8 +67,8 @@ export async function listAllPages(listPage: ListPage, slim: (object: Kubernetes
   return { metadata: { resourceVersion }, items };
 }
 
-/** A client-node Watch whose added, modified and deleted objects are slimmed before anything sees them. */
-class SlimWatch extends Watch {
+/** A watch (LeanWatch: client-node's Watch without fetch) whose added, modified and deleted objects are slimmed before anything sees them. */
+class SlimWatch extends LeanWatch {
   readonly #slim: (object: KubernetesObject) => KubernetesObject;
   constructor(kubeConfig: KubeConfig, slim: (object: KubernetesObject) => KubernetesObject) {
     super(kubeConfig);
