@@ -121,7 +121,7 @@ async function scenario(name: string, floodConnections: number | undefined): Pro
   }
 }
 
-console.log(`webhook settings: NODE_OPTIONS="${NODE_OPTIONS}" MALLOC_ARENA_MAX=${MALLOC_ARENA_MAX || '(glibc default)'}, ${MAX_IN_FLIGHT_BYTES ? `MAX_IN_FLIGHT_BYTES=${MAX_IN_FLIGHT_BYTES}` : 'default caps (64 reviews, 28 MiB)'} — override with BENCH_NODE_OPTIONS / BENCH_MALLOC_ARENA_MAX / BENCH_MAX_IN_FLIGHT_BYTES`);
+console.log(`webhook settings: NODE_OPTIONS="${NODE_OPTIONS}" MALLOC_ARENA_MAX=${MALLOC_ARENA_MAX || '(glibc default)'}, ${MAX_IN_FLIGHT_BYTES ? `MAX_IN_FLIGHT_BYTES=${MAX_IN_FLIGHT_BYTES}` : 'default caps (64 reviews, 14 MiB)'} — override with BENCH_NODE_OPTIONS / BENCH_MALLOC_ARENA_MAX / BENCH_MAX_IN_FLIGHT_BYTES`);
 console.log(
   `bench:overload — ordinary ${Buffer.byteLength(body)}-byte reviews to /validate at ${RATE}/s on up to ${CONNECTIONS} connections; flood: 3.35 MiB reviews (object + oldObject) to /validate and /mutate, ${ROUNDS} per connection, on ${FLOODS.join(' and ')} connections; 429s retried after Retry-After within 10 s`,
 );

@@ -194,8 +194,8 @@ async function waitFor(condition: () => Promise<boolean>, timeoutMs = 5000): Pro
 describe('load shedding', () => {
   const value = async (metric: { get(): Promise<{ values: Array<{ value: number }> }> }) => (await metric.get()).values.reduce((sum, sample) => sum + sample.value, 0);
 
-  it('defaults to 8 of the largest reviews at once (sized with bench/large-reviews.ts, ADR 0010) and 64 reviews of any size', () => {
-    expect(DEFAULT_MAX_IN_FLIGHT_BYTES).toBe(8 * DEFAULT_MAX_BODY_BYTES);
+  it('defaults to 4 of the largest reviews at once (sized with bench:overload, ADR 0010) and 64 reviews of any size', () => {
+    expect(DEFAULT_MAX_IN_FLIGHT_BYTES).toBe(4 * DEFAULT_MAX_BODY_BYTES);
     expect(DEFAULT_MAX_CONCURRENT_REVIEWS).toBe(64);
   });
 

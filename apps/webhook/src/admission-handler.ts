@@ -13,13 +13,14 @@ export const ADMISSION_PATHS = { mutate: '/mutate', validate: '/validate' } as c
 export const DEFAULT_MAX_BODY_BYTES = 3.5 * 1024 * 1024;
 
 /**
- * Default cap of review bytes (declared Content-Length) handled at once: 8 of the largest reviews.
+ * Default cap of review bytes (declared Content-Length) handled at once: 4 of the largest reviews.
  * Memory follows size: the API server's largest reviews (3.35 MiB, object and oldObject) each hold
- * ~6 MB while read and parsed. bench/large-reviews.ts, peak RSS under the chart's 256Mi limit:
- * uncapped 209 MB with 16 at once, 276 MB with 32, 346 MB with 48; with 8 at once and the rest
- * refused, 168–194 MB for 16 to 96 clients (refused bodies still pass through TLS). See ADR 0010.
+ * ~6 MB while read and parsed (bench/large-reviews.ts: uncapped 276 MB with 32 at once against the
+ * chart's 256Mi limit). CPU sets the number: the review worker decides them one at a time, and
+ * with 4 admitted instead of 8 ordinary reviews kept p99 under 1 s during bench:overload's floods
+ * (ADR 0010, "Shedding without reading"); refusing costs little, the body is not read.
  */
-export const DEFAULT_MAX_IN_FLIGHT_BYTES = 8 * DEFAULT_MAX_BODY_BYTES;
+export const DEFAULT_MAX_IN_FLIGHT_BYTES = 4 * DEFAULT_MAX_BODY_BYTES;
 
 /**
  * Default cap of reviews handled at once, whatever their size: ordinary reviews (a few KB) never

@@ -16,7 +16,7 @@ describe('loadWebhookConfig', () => {
       extraIpAddresses: [],
       maxBodyBytes: 3.5 * 1024 * 1024,
       maxConcurrentReviews: 64,
-      maxInFlightBytes: 28 * 1024 * 1024,
+      maxInFlightBytes: 14 * 1024 * 1024,
       shutdownDrainSeconds: 5,
       shutdownGraceSeconds: 10,
     });

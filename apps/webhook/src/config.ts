@@ -47,7 +47,7 @@ export interface WebhookConfig {
   maxBodyBytes: number;
   /** Reviews handled at once; more are answered 429 with Retry-After (`MAX_CONCURRENT_REVIEWS`, 64). */
   maxConcurrentReviews: number;
-  /** Declared body bytes handled at once, one review always admitted (`MAX_IN_FLIGHT_BYTES`, 28 MiB). */
+  /** Declared body bytes handled at once, one review always admitted (`MAX_IN_FLIGHT_BYTES`, 14 MiB). */
   maxInFlightBytes: number;
   /**
    * Longest drain after SIGTERM (`SHUTDOWN_DRAIN_SECONDS`, 5): still accepting, every response closes

@@ -217,7 +217,7 @@ describe('pods', () => {
   });
 
   it.each([
-    ['default: 8 of the largest reviews (28 MiB) under the 256Mi limit, 64 reviews', {}, { MAX_IN_FLIGHT_BYTES: String(28 * 1048576), MAX_CONCURRENT_REVIEWS: '64' }],
+    ['default: 4 of the largest reviews (14 MiB), 64 reviews', {}, { MAX_IN_FLIGHT_BYTES: String(14 * 1048576), MAX_CONCURRENT_REVIEWS: '64' }],
     ['from the values', { 'webhook.maxInFlightMiB': 12, 'webhook.maxConcurrentReviews': 20 }, { MAX_IN_FLIGHT_BYTES: String(12 * 1048576), MAX_CONCURRENT_REVIEWS: '20' }],
   ])('webhook load shedding caps, %s', (_name, values, expected) => {
     const container = podSpec(find(render(setArgs(values)), 'Deployment', 'kaos-operator-webhook')).containers[0]!;

@@ -14,7 +14,7 @@ const defaults: HelmValues = {
     timeoutSeconds: 10,
     shutdownDelaySeconds: 10,
     drainSeconds: 5,
-    maxInFlightMiB: 28,
+    maxInFlightMiB: 14,
     maxConcurrentReviews: 64,
     routeGuardFailurePolicy: 'Fail',
     excludedNamespaces: [],
