@@ -114,6 +114,21 @@ describe('createApiTransport over TLS, with a bearer token and impersonation, on
     expect(JSON.parse(seen!.body)).toEqual(request().body);
   });
 
+  it('reads an answer nobody wants to its end without parsing it, and keeps the connection', async () => {
+    status = 200;
+    const before = fake.seen.length;
+    await expect(send(mergePatchRequest(ref, {}, 'm'), { answer: false })).resolves.toBeUndefined();
+    await expect(send(mergePatchRequest(ref, {}, 'm'))).resolves.toMatchObject({ kind: 'HTTPRoute' });
+    expect(fake.seen).toHaveLength(before + 2);
+  });
+
+  it('still rejects a refused write whose answer is not wanted, with its body', async () => {
+    status = 409;
+    const error = await send(deleteRequest(ref, 'u'), { answer: false }).catch((caught: unknown) => caught);
+    expect(apiStatus(error)).toBe(409);
+    expect((error as ApiException<string>).body).toContain('AlreadyExists');
+  });
+
   it('answers undefined for an empty success', async () => {
     status = 204;
     await expect(send(deleteRequest(ref))).resolves.toBeUndefined();

@@ -122,7 +122,7 @@ export function createClusterApi({ custom, send }: ClusterApis, observers: ApiOb
     async deleteRoute(namespace, name, uid) {
       onWrite('delete');
       try {
-        await send(deleteRequest(routeRef(namespace, name), uid || undefined));
+        await send(deleteRequest(routeRef(namespace, name), uid || undefined), { answer: false });
       } catch (error) {
         if (apiStatus(error) !== 404) throw error;
       }
@@ -142,7 +142,7 @@ export function createClusterApi({ custom, send }: ClusterApis, observers: ApiOb
       onWrite('status');
       // A merge patch of status.gateway alone, named by our field manager: whatever else the status
       // holds (the KAOS operator's phase, ready, endpoint, message, deployment, ...) is never sent, so never touched.
-      await send(mergePatchRequest(statusRef(pluralOf(resource), resource.metadata.namespace!, resource.metadata.name!), { status: { gateway: gateway ?? null } }, FIELD_MANAGER));
+      await send(mergePatchRequest(statusRef(pluralOf(resource), resource.metadata.namespace!, resource.metadata.name!), { status: { gateway: gateway ?? null } }, FIELD_MANAGER), { answer: false });
     },
   };
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it, jest } from '@jest/globals';
 import { HttpMethod, KubeConfig, RequestContext } from '@kubernetes/client-node';
-import { reuseConnections } from './connections.js';
+import { reuseConnections, sameSettings } from './connections.js';
 
 const ca = Buffer.from('-----BEGIN CERTIFICATE-----\nnot parsed until a connection is made\n-----END CERTIFICATE-----\n').toString('base64');
 
@@ -58,5 +58,23 @@ describe('reuseConnections', () => {
     } finally {
       jest.useRealTimers();
     }
+  });
+});
+
+describe('sameSettings', () => {
+  const tls = (cert: string, extra: Record<string, unknown> = {}) => ({ type: 'agent', connect: { ca: Buffer.from('ca'), cert: Buffer.from(cert), key: Buffer.from('k'), keepAlive: true, keepAliveInitialDelay: 30000, ...extra } });
+  it.each<[string, unknown, unknown, boolean]>([
+    ['the same settings read afresh (new Buffers, same bytes)', tls('c'), tls('c'), true],
+    ['a rotated client certificate', tls('c'), tls('d'), false],
+    ['a flag added', tls('c'), tls('c', { rejectUnauthorized: false }), false],
+    ['a flag changed', tls('c', { servername: 'a' }), tls('c', { servername: 'b' }), false],
+    ['an undefined field is no field (as JSON)', tls('c', { passphrase: undefined }), tls('c'), true],
+    ['a Buffer against a string of the same bytes', { ca: Buffer.from('x') }, { ca: 'x' }, false],
+    ['no TLS settings', { type: 'none' }, { type: 'none' }, true],
+    ['an array against an object', { a: [1] }, { a: { 0: 1 } }, false],
+    ['null against an object', { a: null }, { a: {} }, false],
+  ])('%s', (_name, a, b, same) => {
+    expect(sameSettings(a, b)).toBe(same);
+    expect(sameSettings(b, a)).toBe(same);
   });
 });

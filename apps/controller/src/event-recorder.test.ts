@@ -43,8 +43,10 @@ describe('eventPoster', () => {
   it('posts the Event in its namespace as client-node does: no field manager, JSON', async () => {
     const sent: ApiRequest[] = [];
     const body = eventBody('prod', { kind: 'Agent', name: 'a', namespace: 'prod' }, 'Normal', 'RouteCreated', 'm', '2026-11-30T10:00:00.000Z');
-    await eventPoster(async (request) => void sent.push(request))('prod', body);
+    const options: unknown[] = [];
+    await eventPoster(async (request, option) => void (sent.push(request), options.push(option)))('prod', body);
     expect(sent).toEqual([{ method: 'POST', path: '/api/v1/namespaces/prod/events', body, contentType: 'application/json' }]);
+    expect(options).toEqual([{ answer: false }]);
   });
 });
 

@@ -30,9 +30,9 @@ export function eventBody(namespace: string, involvedObject: V1ObjectReference, 
 /** Posts one Event in `namespace`. */
 export type PostEvent = (namespace: string, event: CoreV1Event) => Promise<unknown>;
 
-/** Posts Events with the transport, as client-node's createNamespacedEvent posts them (no field manager, no query). */
+/** Posts Events with the transport, as client-node's createNamespacedEvent posts them (no field manager, no query); the answer is not read. */
 export function eventPoster(send: ApiSend): PostEvent {
-  return (namespace, event) => send(createRequest({ group: '', version: 'v1', plural: 'events', namespace }, event));
+  return (namespace, event) => send(createRequest({ group: '', version: 'v1', plural: 'events', namespace }, event), { answer: false });
 }
 
 /** Records Events on our resources, at most one per resource (uid) and reason a minute; a failed post is logged, not thrown. */
