@@ -111,11 +111,21 @@ describe('LeanWatch', () => {
   });
 
   it('is stopped by its AbortController, with an AbortError (which the supervisor does not count as a failure)', async () => {
+    let delivered = 0;
     const config = await serve((_request, response) => {
       response.writeHead(200);
-      response.write(line('ADDED', 'a'));
+      response.write(line('ADDED', 'a'), () => setTimeout(() => delivered++, 50));
     });
-    const lean = await run(new LeanWatch(config), undefined, undefined, (controller) => setTimeout(() => controller.abort(), 100));
+    // Stopped once the first event is in (not after a fixed time: on a loaded machine it may not be connected yet).
+    const watch = new LeanWatch(config);
+    const lean = await run(watch, undefined, undefined, (controller) => {
+      const stopWhenDelivered = setInterval(() => {
+        if (delivered > 0) {
+          clearInterval(stopWhenDelivered);
+          controller.abort();
+        }
+      }, 10);
+    });
     expect(lean.events).toEqual([['ADDED', { metadata: { name: 'a' } }]]);
     expect((lean.error as Error).name).toBe('AbortError');
     expect(lean.doneCalls).toBe(1);
