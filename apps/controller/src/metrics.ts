@@ -1,5 +1,5 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { Logger } from '@kaos/kube-runtime';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectProcessMetrics, type Logger } from '@kaos/kube-runtime';
 import type { ReconcileResult } from './queue.js';
 
 /** Why a supervised watch was restarted: it failed, or it was quiet for longer than the watchdog allows. */
@@ -22,10 +22,10 @@ export interface ControllerMetrics {
   watchRestarts: Counter<'watch' | 'reason'>;
 }
 
-/** Creates the controller's metrics; `withProcessMetrics` adds Node's default process metrics. */
+/** Creates the controller's metrics; `withProcessMetrics` adds Node's process metrics (prom-client's defaults without the per-GC histogram). */
 export function createMetrics(withProcessMetrics = true): ControllerMetrics {
   const registry = new Registry();
-  if (withProcessMetrics) collectDefaultMetrics({ register: registry });
+  if (withProcessMetrics) collectProcessMetrics(registry);
   const readings: MetricReadings = { depth: () => 0, leader: () => false };
   new Gauge({ name: 'kaos_controller_queue_depth', help: 'Keys waiting, running or scheduled for retry.', registers: [registry], collect() { this.set(readings.depth()); } });
   new Gauge({ name: 'kaos_controller_leader', help: '1 while this replica holds the Lease and writes.', registers: [registry], collect() { this.set(readings.leader() ? 1 : 0); } });

@@ -1,4 +1,5 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectProcessMetrics } from '@kaos/kube-runtime';
 
 /** Prometheus metrics of the webhook, in their own registry (no global state between tests). */
 export interface WebhookMetrics {
@@ -12,10 +13,10 @@ export interface WebhookMetrics {
   certificateExpiry: Gauge;
 }
 
-/** Creates the webhook's metrics; `withProcessMetrics` adds Node's default process metrics. */
+/** Creates the webhook's metrics; `withProcessMetrics` adds Node's process metrics (prom-client's defaults without the per-GC histogram). */
 export function createMetrics(withProcessMetrics = true): WebhookMetrics {
   const registry = new Registry();
-  if (withProcessMetrics) collectDefaultMetrics({ register: registry });
+  if (withProcessMetrics) collectProcessMetrics(registry);
   return {
     registry,
     admissions: new Counter({

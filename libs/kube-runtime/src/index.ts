@@ -6,4 +6,5 @@ export * from './backoff.js';
 export * from './logger.js';
 export * from './metrics-auth.js';
 export * from './ops-server.js';
+export * from './process-metrics.js';
 export * from './self-signed.js';
