@@ -191,8 +191,10 @@ async function waitFor(condition: () => Promise<boolean>, timeoutMs = 5000): Pro
   }
 }
 
+/** The sum of a metric's samples over all its labels. */
+const value = async (metric: { get(): Promise<{ values: Array<{ value: number }> }> }) => (await metric.get()).values.reduce((sum, sample) => sum + sample.value, 0);
+
 describe('load shedding', () => {
-  const value = async (metric: { get(): Promise<{ values: Array<{ value: number }> }> }) => (await metric.get()).values.reduce((sum, sample) => sum + sample.value, 0);
 
   it('defaults to 4 of the largest reviews at once (sized with bench:overload, ADR 0010) and 64 reviews of any size', () => {
     expect(DEFAULT_MAX_IN_FLIGHT_BYTES).toBe(4 * DEFAULT_MAX_BODY_BYTES);
@@ -303,7 +305,6 @@ function rawReview(port: number, body: string) {
 }
 
 describe('shedding a large review without reading its body', () => {
-  const value = async (metric: { get(): Promise<{ values: Array<{ value: number }> }> }) => (await metric.get()).values.reduce((sum, sample) => sum + sample.value, 0);
   const large = (bytes: number) => agentReview({ kind: 'Agent', apiVersion: 'kaos.tools/v1alpha1', metadata: { name: 'a', namespace: 'prod', annotations: { pad: 'x'.repeat(bytes) } }, spec: { modelAPI: 'm' } });
 
   it.each<[string, number, boolean]>([
