@@ -212,7 +212,8 @@ export function createAdmissionHandler(options: AdmissionHandlerOptions) {
   // the sender stalls. The answer says `connection: close`; Go's transport then drops the connection
   // 50 ms after reading it, as its body write is unfinished, and retries on a new one. The response
   // is written, not ended: ending it makes Node read the rest of the body to discard it. The socket
-  // is destroyed after shedUnreadCloseAfterMs unless the client has closed it first.
+  // is destroyed after shedUnreadCloseAfterMs: paused, it never reads the client's own close, so the
+  // timer is what ends it (cleared if the socket ends otherwise, by a reset or a shutdown).
   function shedUnread(request: IncomingMessage, response: ServerResponse, reason: keyof typeof shedAnswers): void {
     request.pause();
     response.writeHead(429, { ...shedAnswers[reason].headers, connection: 'close' });
