@@ -175,15 +175,22 @@ describe('createClusterApi', () => {
     expect(fake.calls[0]![1]).toEqual({ group: 'kaos.tools', version: 'v1alpha1', namespace: 'prod', plural: 'agents', name: 'a' });
   });
 
-  it.each<[string, { url: string } | undefined, unknown]>([
-    ['writes', { url: 'http://x' }, { url: 'http://x' }],
-    ['removes', undefined, null],
-  ])('%s status.gateway alone, with our field manager', async (_name, gateway, sent) => {
+  const statusPatch = (gateway: unknown) => ({ method: 'PATCH', path: '/apis/kaos.tools/v1alpha1/namespaces/prod/agents/a/status', query: { fieldManager: FIELD_MANAGER }, body: { status: { gateway } }, contentType: 'application/merge-patch+json' });
+
+  it.each<[string, unknown, boolean]>([
+    ['kept: the answer has it', { ...agent, status: { phase: 'Ready', gateway: { url: 'http://x' } } }, true],
+    ['pruned by the CRD schema: 200, and the answer lacks it', { ...agent, status: { phase: 'Ready' } }, false],
+    ['pruned, on an object without any status', { ...agent }, false],
+  ])('writes status.gateway alone, with our field manager, and reads the answer: %s', async (_name, answer, kept) => {
+    const fake = fakeApis({ PATCH: answer });
+    expect(await createClusterApi(fake.apis).writeGatewayStatus(agent, { url: 'http://x' } as never)).toBe(kept);
+    expect(fake.calls).toEqual([['PATCH', statusPatch({ url: 'http://x' })]]);
+  });
+
+  it('removes status.gateway without parsing the answer', async () => {
     const fake = fakeApis();
-    await createClusterApi(fake.apis).writeGatewayStatus(agent, gateway as never);
-    expect(fake.calls).toEqual([
-      ['PATCH', { method: 'PATCH', path: '/apis/kaos.tools/v1alpha1/namespaces/prod/agents/a/status', query: { fieldManager: FIELD_MANAGER }, body: { status: { gateway: sent } }, contentType: 'application/merge-patch+json' }, { answer: false }],
-    ]);
+    expect(await createClusterApi(fake.apis).writeGatewayStatus(agent, undefined)).toBe(true);
+    expect(fake.calls).toEqual([['PATCH', statusPatch(null), { answer: false }]]);
   });
 
   it('tells the observers of each read and write before it is made', async () => {

@@ -142,7 +142,15 @@ export function createClusterApi({ custom, send }: ClusterApis, observers: ApiOb
       onWrite('status');
       // A merge patch of status.gateway alone, named by our field manager: whatever else the status
       // holds (the KAOS operator's phase, ready, endpoint, message, deployment, ...) is never sent, so never touched.
-      await send(mergePatchRequest(statusRef(pluralOf(resource), resource.metadata.namespace!, resource.metadata.name!), { status: { gateway: gateway ?? null } }, FIELD_MANAGER), { answer: false });
+      const request = mergePatchRequest(statusRef(pluralOf(resource), resource.metadata.namespace!, resource.metadata.name!), { status: { gateway: gateway ?? null } }, FIELD_MANAGER);
+      if (!gateway) {
+        await send(request, { answer: false });
+        return true;
+      }
+      // The API server answers 200 for a status.gateway its CRD's schema pruned (an upstream CRD,
+      // or one it has not switched from yet): only the object it answers says whether it was kept.
+      const stored = (await send(request)) as Partial<KaosResource> | undefined;
+      return stored?.status?.gateway !== undefined;
     },
   };
 }

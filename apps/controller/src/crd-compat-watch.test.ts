@@ -96,9 +96,13 @@ describe('CrdCompatibilityTracker', () => {
   it('fixed: logs that it clears, records CRDCompatible, requeues every resource once', async () => {
     const { tracker, drain, events, gauge, requeues } = setup();
     tracker.lead();
+    expect(tracker.compatible('agents.kaos.tools')).toBe(false);
     tracker.observe(upstreamReport, 'uid-1');
+    expect(tracker.compatible('agents.kaos.tools')).toBe(false);
     drain();
     tracker.observe(fixedReport, 'uid-1');
+    // The reconciles the requeue starts see it compatible: a write still pruned then is retried.
+    expect(tracker.compatible('agents.kaos.tools')).toBe(true);
     expect(drain()).toEqual(['info: CustomResourceDefinition agents.kaos.tools now provides what KAOS routing needs; requeueing every resource to write status.gateway']);
     expect(events.map(({ type, reason, crd }) => [type, reason, crd.uid])).toEqual([
       ['Warning', 'CRDIncompatible', 'uid-1'],

@@ -7,7 +7,7 @@
 // When the CRD is fixed it logs that, records `CRDCompatible`, and requeues every resource so
 // status.gateway is written at once.
 import { CoreV1Api, CustomObjectsApi, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
-import { KIND_DEFINITIONS } from '@kaos/api-types';
+import { KIND_DEFINITIONS, type KaosKind } from '@kaos/api-types';
 import { CRD_FIX_COMMAND, crdCompatibility, crdIncompatibilityMessage, crdRequirements, type CrdCompatibility, type CrdRequirements } from '@kaos/routing';
 import { Gauge, type Registry } from 'prom-client';
 import type { Logger } from '@kaos/kube-runtime';
@@ -123,6 +123,11 @@ export class CrdCompatibilityTracker {
     for (const [name, tracked] of this.#crds) if (tracked.state === 'incompatible' || tracked.state === 'missing') this.#report(name, tracked);
   }
 
+  /** Whether the watch last saw this CRD installed and keeping everything ours writes (status.gateway among it). */
+  compatible(crd: string): boolean {
+    return this.#crds.get(crd)?.state === 'compatible';
+  }
+
   readiness(): CrdReadiness {
     const crds = [...this.#crds].map(([name, { state, report }]) => ({ name, state, ...(state === 'incompatible' || state === 'missing' ? { missing: report?.missing ?? [] } : {}) }));
     const status = crds.some((crd) => crd.state === 'incompatible' || crd.state === 'missing') ? 'incompatible' : crds.some((crd) => crd.state === 'unknown') ? 'unknown' : 'compatible';
@@ -214,8 +219,11 @@ export function watchCrdCompatibility(kubeConfig: KubeConfig, logger: Logger, op
   });
 
   let reminder: NodeJS.Timeout | undefined;
+  const crdOfKind = new Map(requirements.map((required) => [required.kind, required.name]));
   return {
     tracker,
+    /** Whether the CRD of this kind, as last watched, keeps status.gateway (the API server prunes it from an older CRD's objects). */
+    keepsGatewayStatus: (kind: KaosKind) => tracker.compatible(crdOfKind.get(kind) ?? ''),
     /** Starts the watches; resolves after the first attempt (failures are retried in the background). */
     async start() {
       reminder = setInterval(() => tracker.remind(), options.reminderMs ?? CRD_REMINDER_MS);

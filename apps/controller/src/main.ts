@@ -51,7 +51,7 @@ try {
     registry: metrics.registry,
     observers: { write: (verb) => metrics.writes.inc({ verb }), watchRestarted: (watch, reason) => metrics.watchRestarts.inc({ watch, reason }) },
   });
-  const reconcile = createReconciler(kube.cluster, config.routing, { logger });
+  const reconcile = createReconciler(kube.cluster, config.routing, { logger, keepsGatewayStatus: crdWatch.keepsGatewayStatus });
   // CONCURRENCY reconciles per kind, as controller-runtime's MaxConcurrentReconciles per controller (ADR 0021).
   const queue = new WorkQueue(instrumentReconcile(reconcile, metrics, logger), {
     concurrency: config.concurrency,

@@ -36,6 +36,8 @@ function fakeCluster(
     afterStatusWrite?: (resource: KaosResource) => void;
     /** status.gateway as the API server has it, when the cache (the resource) shows something else. */
     serverGateway?: () => GatewayStatus | undefined;
+    /** The API server prunes status.gateway from what it stores (a CRD schema without it) and answers 200. */
+    prunesStatusGateway?: () => boolean;
   } = {},
 ) {
   const routes = new Map((options.routes ?? []).map((route) => [`${route.metadata.namespace}/${route.metadata.name}`, route]));
@@ -111,10 +113,12 @@ function fakeCluster(
     },
     writeGatewayStatus: async (target, status) => {
       writes.push('status');
+      if (status && options.prunesStatusGateway?.()) return false;
       statusWritten = status;
       if (resource) resource.status = { ...resource.status, ...(status ? { gateway: status } : {}) };
       if (resource && !status) delete resource.status?.gateway;
       if (resource) options.afterStatusWrite?.(resource);
+      return true;
     },
     event: (_target, type, reason) => void events.push(`${type} ${reason}`),
   };
@@ -502,6 +506,42 @@ describe('adopting the KAOS operator\'s routes', () => {
     await expect(createReconciler(fake.cluster, config, { now })('Agent/prod/a')).rejects.toThrow('connection refused');
     expect(fake.writes).toEqual(['apply agent-a', 'status']);
     expect(ready(fake.status())).toMatchObject({ reason: 'APIError', message: expect.stringContaining('writing HTTPRoute agent-a failed') });
+  });
+});
+
+describe('status.gateway pruned by the API server', () => {
+  const statusWrites = (writes: string[]) => writes.filter((write) => write === 'status').length;
+
+  it('fails, so the queue retries, while the API server still serves the previous schema of a CRD that now keeps it (found in CI: status.gateway never appeared after the CRD fix)', async () => {
+    let switched = false;
+    const resource = { ...agent(), metadata: { ...agent().metadata, resourceVersion: '1' } };
+    const fake = fakeCluster(resource, { prunesStatusGateway: () => !switched });
+    const reconcile = createReconciler(fake.cluster, config, { now, keepsGatewayStatus: (kind) => kind === 'Agent' });
+    await expect(reconcile('Agent/prod/a')).rejects.toThrow('status.gateway of Agent prod/a was pruned by the API server, although its CRD now keeps it');
+    expect(resource.status?.gateway).toBeUndefined();
+    switched = true;
+    await reconcile('Agent/prod/a');
+    expect(resource.status?.gateway?.routeName).toBe('agent-a');
+    expect(statusWrites(fake.writes)).toBe(2);
+    await reconcile('Agent/prod/a');
+    expect(statusWrites(fake.writes)).toBe(2);
+    expect(fake.reads).toEqual([]);
+  });
+
+  it('is left alone while the CRD lacks status.gateway (the CRD watch reports that): no error, and never taken for a removal later', async () => {
+    const resource = { ...agent(), metadata: { ...agent().metadata, resourceVersion: '1' } };
+    const fake = fakeCluster(resource, { prunesStatusGateway: () => true });
+    const log = recordingLogger();
+    const reconcile = createReconciler(fake.cluster, config, { now, logger: log.logger, keepsGatewayStatus: () => false });
+    await expect(reconcile('Agent/prod/a')).resolves.toBeUndefined();
+    // The KAOS operator writes its status: the resource changed, and the cache has no status.gateway.
+    resource.status = { phase: 'Ready' };
+    resource.metadata.resourceVersion = '2';
+    await expect(reconcile('Agent/prod/a')).resolves.toBeUndefined();
+    expect(statusWrites(fake.writes)).toBe(2);
+    expect(fake.reads).toEqual([]);
+    expect(fake.events).toEqual(['Normal RouteCreated']);
+    expect(log.lines.filter((line) => line.level !== 'info')).toEqual([]);
   });
 });
 

@@ -58,8 +58,11 @@ export interface Cluster {
    * undefined when the resource is gone: confirms that a removal the cache shows really happened.
    */
   readGatewayStatus(resource: KaosResource): Promise<{ gateway: GatewayStatus | undefined } | undefined>;
-  /** Writes `status.gateway` (and nothing else) through the status subresource; `undefined` removes it. */
-  writeGatewayStatus(resource: KaosResource, status: GatewayStatus | undefined): Promise<void>;
+  /**
+   * Writes `status.gateway` (and nothing else) through the status subresource; `undefined` removes
+   * it. Resolves whether the API server kept it: false when its answer lacks the status.gateway sent (the CRD's schema pruned it).
+   */
+  writeGatewayStatus(resource: KaosResource, status: GatewayStatus | undefined): Promise<boolean>;
   /** Records a Kubernetes Event on the resource. */
   event(resource: KaosResource, type: 'Normal' | 'Warning', reason: string, message: string): void;
 }
@@ -79,6 +82,13 @@ export interface ReconcilerOptions {
   now?: () => Date;
   /** Status write-back backoff (tests shrink it). */
   statusBackoff?: { baseMs: number; maxMs: number; windowMs: number };
+  /**
+   * Whether the installed CRD of this kind keeps status.gateway, as the CRD watch last saw it. A
+   * write the API server pruned although it does was served under the CRD's previous schema (the
+   * API server switches a moment after the CRD changes): it fails, so the queue retries it. Without
+   * this, or while the CRD lacks the field, a pruned write is left alone: the CRD watch reports it.
+   */
+  keepsGatewayStatus?: (kind: KaosKind) => boolean;
 }
 
 /** How long to wait before looking again at something no watch reports: the Gateway API CRDs being installed. */
@@ -209,7 +219,7 @@ export function createReconciler(cluster: Cluster, config: RoutingConfig, option
         if (!current) return;
         if (current.gateway) {
           if (sameStatus(current.gateway, status)) return;
-          await cluster.writeGatewayStatus(resource, status);
+          await writeStatus(resource, status);
           return;
         }
         const previous = statusRemovals.get(key);
@@ -229,9 +239,19 @@ export function createReconciler(cluster: Cluster, config: RoutingConfig, option
       if (removal && at < removal.notBefore) return { requeueAfterMs: removal.notBefore - at };
     }
     const writtenOver = resource.metadata.resourceVersion;
-    await cluster.writeGatewayStatus(resource, status);
-    if (status) statusWrites.set(key, { resourceVersion: writtenOver, at });
+    const kept = await writeStatus(resource, status);
+    // A write the API server pruned was never stored: its absence later is no one's removal.
+    if (status && kept) statusWrites.set(key, { resourceVersion: writtenOver, at });
     else statusWrites.delete(key);
+  }
+
+  /** Writes status.gateway; resolves whether it was kept, and throws (so the queue retries) when it was pruned although its CRD keeps it now. */
+  async function writeStatus(resource: KaosResource, status: GatewayStatus | undefined): Promise<boolean> {
+    if (await cluster.writeGatewayStatus(resource, status)) return true;
+    if (options.keepsGatewayStatus?.(resource.kind)) {
+      throw new Error(`status.gateway of ${resource.kind} ${resource.metadata.namespace}/${resource.metadata.name} was pruned by the API server, although its CRD now keeps it (the API server is still serving the CRD's previous schema); retrying`);
+    }
+    return false;
   }
 
   function blocked(resource: KaosResource, reason: RouteReason, message: string): GatewayStatus {
