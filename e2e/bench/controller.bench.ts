@@ -364,12 +364,13 @@ try {
         detail.push(`  marks until the end of the idle window: ${[...trace.counts].map(([stage, count]) => `${stage}=${count}`).join(' ')}`);
       }
       detail.push(`ours: sockets ${socketsAtConverged} when converged, peak ${peakSockets}; event loop delay (prom-client, at convergence): ${loopLag}`);
-      detail.push('API server, from the first create until ours converged, its own time per write (apiserver_request_duration_seconds), mean ms [count]:');
-      for (const [name, end] of [...serverAtConverged].sort((a, b) => b[1].count - a[1].count)) {
-        const begin = serverAtStart.get(name) ?? { sum: 0, count: 0 };
-        const count = end.count - begin.count;
-        if (count >= 10) detail.push(`  ${name.padEnd(32)} ${(((end.sum - begin.sum) / count) * 1000).toFixed(0).padStart(6)} [${count}]`);
-      }
+    }
+    // The same for every controller: whether one waits longer per write because the API server takes longer to answer it.
+    detail.push(`API server, from the first create until ${row.name} converged, its own time per write (apiserver_request_duration_seconds), mean ms [count]:`);
+    for (const [name, end] of [...serverAtConverged].sort((a, b) => b[1].count - a[1].count)) {
+      const begin = serverAtStart.get(name) ?? { sum: 0, count: 0 };
+      const count = end.count - begin.count;
+      if (count >= 10) detail.push(`  ${name.padEnd(32)} ${(((end.sum - begin.sum) / count) * 1000).toFixed(0).padStart(6)} [${count}]`);
     }
 
     if (ours && N_LARGE > N) {
