@@ -71,6 +71,29 @@ function cpuSeconds(pid: number): number {
   }
 }
 
+/**
+ * Where a process's resident memory is, from /proc/<pid>/smaps, MB: its executable's pages (node's
+ * or the Go binary's code and data), shared libraries and other files, the brk heap (glibc malloc's
+ * main arena) and anonymous mappings (V8's heap pages, malloc's other arenas and mmapped blocks,
+ * thread stacks; Go's heap).
+ */
+function residentParts(pid: number): Record<'binary' | 'files' | 'brk heap' | 'anonymous', number> {
+  const parts = { binary: 0, files: 0, 'brk heap': 0, anonymous: 0 };
+  const executable = readlinkSync(`/proc/${pid}/exe`);
+  let part: keyof typeof parts = 'anonymous';
+  for (const line of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
+    const header = line.match(/^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \d+\s*(.*)$/);
+    if (header) {
+      const path = header[1]!.trim();
+      part = path === executable ? 'binary' : path === '[heap]' ? 'brk heap' : path === '' || path.startsWith('[') ? 'anonymous' : 'files';
+      continue;
+    }
+    const rss = line.match(/^Rss:\s+(\d+) kB/);
+    if (rss) parts[part] += Number(rss[1]) / 1024;
+  }
+  return Object.fromEntries(Object.entries(parts).map(([name, mb]) => [name, Math.round(mb)])) as typeof parts;
+}
+
 /** The p-th percentile (0..100) of sorted values, nearest rank. */
 function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;
@@ -215,12 +238,16 @@ try {
       }
     }, 1000);
     const metricMb = (text: string, name: string) => Math.round(Number(text.match(new RegExp(`^${name} ([0-9.e+]+)`, 'm'))?.[1] ?? NaN) / 1048576);
-    /** Where the memory is: for ours V8 heap in use and reserved and memory outside it (buffers); for Go its heap. */
+    /** Where the memory is: resident parts (smaps), then for ours V8's heap by space and memory outside it (buffers); for Go its heap. */
     const memory = async () => {
       const text = await metrics();
+      const resident = `resident: ${Object.entries(residentParts(controller.pid)).map(([name, mb]) => `${name} ${mb}`).join(', ')} MB`;
+      const spaces = [...text.matchAll(/^nodejs_heap_space_size_(used|total)_bytes\{space="([a-z_]+)"\} ([0-9.e+]+)/gm)];
+      const space = (name: string, which: string) => Number(spaces.find((match) => match[2] === name && match[1] === which)?.[3] ?? 0) / 1048576;
+      const bySpace = [...new Set(spaces.map((match) => match[2]!))].filter((name) => space(name, 'total') >= 0.5).map((name) => `${name.replace(/_space$/, '')} ${space(name, 'used').toFixed(1)}/${space(name, 'total').toFixed(1)}`).join(', ');
       return ours
-        ? `V8 heap in use ${metricMb(text, 'nodejs_heap_size_used_bytes')} MB of ${metricMb(text, 'nodejs_heap_size_total_bytes')} MB reserved, external ${metricMb(text, 'nodejs_external_memory_bytes')} MB`
-        : `Go heap in use ${metricMb(text, 'go_memstats_heap_inuse_bytes')} MB, from the OS ${metricMb(text, 'go_memstats_sys_bytes')} MB`;
+        ? `${resident}; V8 heap in use ${metricMb(text, 'nodejs_heap_size_used_bytes')} MB of ${metricMb(text, 'nodejs_heap_size_total_bytes')} MB reserved (used/reserved by space: ${bySpace}), external ${metricMb(text, 'nodejs_external_memory_bytes')} MB`
+        : `${resident}; Go heap in use ${metricMb(text, 'go_memstats_heap_inuse_bytes')} MB, from the OS ${metricMb(text, 'go_memstats_sys_bytes')} MB`;
     };
 
     const resources = Array.from({ length: N }, (_, index) => resource(index, namespace));
@@ -284,6 +311,7 @@ try {
     await sleep(IDLE_SECONDS * 1000);
     const idleWrites = (await writesNow()) - before;
     const settledRss = rssMb();
+    const settledMemory = await memory();
     const peakAtN = Math.max(peakRss, rssAtN, settledRss);
 
     // Restart over the N correct resources: a fresh process; its writes until it has reconciled
@@ -321,7 +349,7 @@ try {
     };
     rows.push(row);
     console.log(
-      `${row.name}: resources created in ${seconds(createdMs)} s, all routes correct ${seconds(controllerMs)} s, lag after the last create ${seconds(controllerMs - createdMs)} s; writes ${Object.entries(creationWrites).map(([verb, count]) => `${verb}=${count}`).join(' ')}, reads past the caches ${creationReads}; idle writes ${idleWrites}; RSS ${rssAtN} MB at N (${memoryAtN}), ${settledRss} MB settled; restart: ${restart.writes} writes, cold start ${seconds(coldStartMs)} s (${restart.reconciles} reconciles); CPU s while creating ${cpu(cpuAtStart, cpuAtCreated)}; until converged ${cpu(cpuAtCreated, cpuAtConverged)}; load ${row.load}`,
+      `${row.name}: resources created in ${seconds(createdMs)} s, all routes correct ${seconds(controllerMs)} s, lag after the last create ${seconds(controllerMs - createdMs)} s; writes ${Object.entries(creationWrites).map(([verb, count]) => `${verb}=${count}`).join(' ')}, reads past the caches ${creationReads}; idle writes ${idleWrites}; RSS ${rssAtN} MB at N (${memoryAtN}), ${settledRss} MB settled (${settledMemory}); restart: ${restart.writes} writes, cold start ${seconds(coldStartMs)} s (${restart.reconciles} reconciles); CPU s while creating ${cpu(cpuAtStart, cpuAtCreated)}; until converged ${cpu(cpuAtCreated, cpuAtConverged)}; load ${row.load}`,
     );
 
     if (ours) {
