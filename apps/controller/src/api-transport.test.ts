@@ -9,6 +9,7 @@ import { applyRequest, createRequest, deleteRequest, mergePatchRequest, selfSign
 import { CLIENT_NODE_USER_AGENT, createApiTransport } from './api-transport.js';
 import { apiStatus } from './kube-boundary.js';
 import { reuseConnections } from './connections.js';
+import { LeanWatch } from './lean-watch.js';
 
 /** What the server saw of one request. */
 interface Seen {
@@ -151,6 +152,31 @@ describe('createApiTransport over TLS, with a bearer token and impersonation, on
     // undici may alternate between two kept-alive connections for back-to-back requests.
     expect(new Set(fake.seen.slice(before).map((seen) => seen.socket)).size).toBeLessThanOrEqual(2);
   });
+});
+
+describe('watches and writes', () => {
+  it('run on connections of their own: a watch never takes the writes\' connection (its events would queue behind their answers, ADR 0022)', async () => {
+    const certificate = await selfSignedCertificate('api', ['localhost']);
+    const server = recordingServer((seen) => (seen.url.includes('watch=true') ? [200, 'application/json', ''] : [200, 'application/json', '{}']), certificate);
+    const port = await server.listen();
+    try {
+      const config = kubeConfigFor(`https://127.0.0.1:${port}`, { token: 't' }, { caData: Buffer.from(certificate.cert).toString('base64') });
+      reuseConnections(config);
+      const send = createApiTransport(config);
+      await send(mergePatchRequest(ref, {}, 'm'));
+      // undici frees a connection a moment after its answer was read; then it is idle and kept
+      // alive, and a watch on the same pool would take it.
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      await new Promise<void>((resolve) => void new LeanWatch(config).watch('/apis/kaos.tools/v1alpha1/agents', {}, () => undefined, () => resolve()));
+      await send(mergePatchRequest(ref, {}, 'm'));
+      const [write, watch, nextWrite] = server.seen;
+      expect(watch!.url).toBe('/apis/kaos.tools/v1alpha1/agents?watch=true');
+      expect(nextWrite!.socket).toBe(write!.socket);
+      expect(watch!.socket).not.toBe(write!.socket);
+    } finally {
+      await server.close();
+    }
+  }, 30_000);
 });
 
 describe('createApiTransport, other credentials and clusters', () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it, jest } from '@jest/globals';
 import { HttpMethod, KubeConfig, RequestContext } from '@kubernetes/client-node';
-import { reuseConnections, sameSettings } from './connections.js';
+import { reuseConnections, sameSettings, watchDispatcher } from './connections.js';
 
 const ca = Buffer.from('-----BEGIN CERTIFICATE-----\nnot parsed until a connection is made\n-----END CERTIFICATE-----\n').toString('base64');
 
@@ -37,6 +37,20 @@ describe('reuseConnections', () => {
     const context = new RequestContext('https://127.0.0.1:6443/api', HttpMethod.GET);
     await config.applySecurityAuthentication(context);
     expect(context.getHeaders()).toMatchObject({ Authorization: 'Bearer t' });
+  });
+
+  it('gives the watches a pool of their own with the same settings, made once (answers to writes never wait behind watch events)', async () => {
+    const config = kubeConfig({ token: 't' });
+    reuseConnections(config);
+    const shared = await dispatcherOf(config);
+    const watches = watchDispatcher(shared);
+    expect(watches).toBeDefined();
+    expect(watches).not.toBe(shared);
+    expect(watchDispatcher(await dispatcherOf(config))).toBe(watches);
+    // Not one of ours (stock client-node, or no TLS settings): used as it is.
+    const other = {};
+    expect(watchDispatcher(other)).toBe(other);
+    expect(watchDispatcher(undefined)).toBeUndefined();
   });
 
   it('switches to a new dispatcher when the TLS settings change, closing the old one after a grace period', async () => {

@@ -1,7 +1,7 @@
 // client-node's Watch reads every watch through fetch, and turns fetch's web stream back into a
 // Node stream before splitting it into lines: per event, both stream machineries run. LeanWatch
-// sends the same GET with undici's Dispatcher.request on the KubeConfig's dispatcher (the shared
-// pool of connections.ts) and splits the Node stream it answers, keeping Watch's contract exactly:
+// sends the same GET with undici's Dispatcher.request on the watches' pool of the KubeConfig's
+// dispatcher (connections.ts: a connection apart from the writes') and splits the Node stream it answers, keeping Watch's contract exactly:
 // the URL (watch=true, then the defined query parameters), credentials and headers from the
 // KubeConfig, a 30 s timeout to connect that then becomes an inactivity timeout, `done` called once
 // (a TimeoutError after a timeout; an Error with `statusCode` for a refused watch), unparsable
@@ -11,6 +11,7 @@ import { createInterface } from 'node:readline';
 import { HttpMethod, RequestContext, Watch, type KubeConfig } from '@kubernetes/client-node';
 import { requestTarget } from '@kaos/kube-runtime';
 import { getGlobalDispatcher, type Dispatcher } from 'undici';
+import { watchDispatcher } from './connections.js';
 
 /** client-node Watch's timeout: to connect, then without data (it is private there; a unit test keeps them equal). */
 export const WATCH_TIMEOUT_MS = 30_000;
@@ -72,7 +73,7 @@ export class LeanWatch extends Watch {
     };
     try {
       resetTimer();
-      const dispatcher: Requester = context.getDispatcher() ?? this.#fallback();
+      const dispatcher: Requester = watchDispatcher(context.getDispatcher()) ?? this.#fallback();
       const response = await dispatcher.request({ origin: target.origin, path: target.path, method: 'GET', headers: { accept: '*/*', ...lowerCased(context.getHeaders()) }, signal: controller.signal });
       if (response.statusCode !== 200) {
         response.body.destroy();
