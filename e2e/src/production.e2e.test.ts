@@ -25,7 +25,11 @@ let images: { webhook: string; controller: string; sampleBackend: string };
 let baseValues: Record<string, string | number | boolean>;
 
 type Deployment = { spec: { replicas: number }; status: { availableReplicas?: number; updatedReplicas?: number; conditions?: Array<{ type: string; status: string }> } };
-type Pod = { metadata: { name: string; labels?: Record<string, string>; deletionTimestamp?: string }; spec: { containers: Array<{ image: string }> }; status: { phase: string; podIP?: string; containerStatuses?: Array<{ restartCount: number; ready: boolean; lastState?: { terminated?: { reason?: string } } }> } };
+type Pod = {
+  metadata: { name: string; labels?: Record<string, string>; deletionTimestamp?: string };
+  spec: { containers: Array<{ image: string }> };
+  status: { phase: string; podIP?: string; containerStatuses?: Array<{ restartCount: number; ready: boolean; lastState?: { terminated?: { reason?: string; exitCode?: number; signal?: number; message?: string } } }> };
+};
 
 const target = () => ({ kubeconfigPath: cluster.cp.kubeconfigPath, binDir: cluster.cp.binDir, kubectl: cluster.cp.kubectl });
 
@@ -396,6 +400,11 @@ describe('memory and uninstall', () => {
     expect(Object.keys(statuses).filter((status) => status !== '200' && status !== '429')).toEqual([]);
     for (const pod of await pods('app.kubernetes.io/component=webhook')) {
       const status = pod.status.containerStatuses?.[0];
+      if (status?.lastState?.terminated) {
+        // Why it ended (exit code, signal) and what it logged last, for whoever reads this failure.
+        const previous = await cluster.cp.kubectl(['logs', '-n', RELEASE.namespace, pod.metadata.name, '--previous', '--tail=40']);
+        process.stderr.write(`[memory] ${pod.metadata.name} restarted: ${JSON.stringify(status.lastState.terminated)}\n${previous.stdout}${previous.stderr}\n`);
+      }
       expect(status?.lastState?.terminated?.reason).toBeUndefined();
       expect(status?.restartCount).toBe(0);
       // The large reviews were decided on the review worker, which lowered its own priority under the
