@@ -25,6 +25,8 @@ import { freePort } from '../src/control-plane/proc.js';
 import { startApp, type AppProcess } from '../src/support/app-process.js';
 // eslint-disable-next-line @nx/enforce-module-boundaries -- bench tooling shared by the webhook's and the controller's benches, not a library of the apps
 import { goPeer } from '../../scripts/bench/go-peers.js';
+// eslint-disable-next-line @nx/enforce-module-boundaries -- bench tooling shared by the webhook's and the controller's benches, not a library of the apps
+import { residentParts } from '../../scripts/bench/resident-memory.js';
 import { KAOS_CRD_DIR, mixedResource } from '../src/support/cluster.js';
 
 const N = Number(process.env.BENCH_N ?? 1000);
@@ -69,29 +71,6 @@ function cpuSeconds(pid: number): number {
   } catch {
     return Number.NaN;
   }
-}
-
-/**
- * Where a process's resident memory is, from /proc/<pid>/smaps, MB: its executable's pages (node's
- * or the Go binary's code and data), shared libraries and other files, the brk heap (glibc malloc's
- * main arena) and anonymous mappings (V8's heap pages, malloc's other arenas and mmapped blocks,
- * thread stacks; Go's heap).
- */
-function residentParts(pid: number): Record<'binary' | 'files' | 'brk heap' | 'anonymous', number> {
-  const parts = { binary: 0, files: 0, 'brk heap': 0, anonymous: 0 };
-  const executable = readlinkSync(`/proc/${pid}/exe`);
-  let part: keyof typeof parts = 'anonymous';
-  for (const line of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
-    const header = line.match(/^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \d+\s*(.*)$/);
-    if (header) {
-      const path = header[1]!.trim();
-      part = path === executable ? 'binary' : path === '[heap]' ? 'brk heap' : path === '' || path.startsWith('[') ? 'anonymous' : 'files';
-      continue;
-    }
-    const rss = line.match(/^Rss:\s+(\d+) kB/);
-    if (rss) parts[part] += Number(rss[1]) / 1024;
-  }
-  return Object.fromEntries(Object.entries(parts).map(([name, mb]) => [name, Math.round(mb)])) as typeof parts;
 }
 
 /** The p-th percentile (0..100) of sorted values, nearest rank. */
@@ -241,7 +220,7 @@ try {
     /** Where the memory is: resident parts (smaps), then for ours V8's heap by space and memory outside it (buffers); for Go its heap. */
     const memory = async () => {
       const text = await metrics();
-      const resident = `resident: ${Object.entries(residentParts(controller.pid)).map(([name, mb]) => `${name} ${mb}`).join(', ')} MB`;
+      const resident = `resident: ${Object.entries(residentParts(controller.pid)).map(([name, mb]) => `${name} ${Math.round(mb)}`).join(', ')} MB`;
       const spaces = [...text.matchAll(/^nodejs_heap_space_size_(used|total)_bytes\{space="([a-z_]+)"\} ([0-9.e+]+)/gm)];
       const space = (name: string, which: string) => Number(spaces.find((match) => match[2] === name && match[1] === which)?.[3] ?? 0) / 1048576;
       const bySpace = [...new Set(spaces.map((match) => match[2]!))].filter((name) => space(name, 'total') >= 0.5).map((name) => `${name.replace(/_space$/, '')} ${space(name, 'used').toFixed(1)}/${space(name, 'total').toFixed(1)}`).join(', ');

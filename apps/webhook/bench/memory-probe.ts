@@ -13,6 +13,8 @@ import autocannon from 'autocannon';
 import { benchTls, realisticAgentReview } from './fixtures.js';
 import { freePort, MALLOC_ARENA_MAX, NODE_OPTIONS, WEBHOOK_BUNDLE } from './harness.js';
 import { largeReview, sendReview } from './large-review.js';
+// eslint-disable-next-line @nx/enforce-module-boundaries -- bench tooling shared by the webhook's and the controller's benches, not a library of the apps
+import { residentParts } from '../../../scripts/bench/resident-memory.js';
 import { pacedLoad } from './paced-load.js';
 
 const kind = process.argv[2] ?? 'webhook';
@@ -69,28 +71,11 @@ memLines.on('line', (line) => {
   if (line.startsWith('MEM ') && waiting) waiting(line.slice(4));
   else if (!line.startsWith('MEM ')) process.stderr.write(`[child] ${line}\n`);
 });
-/**
- * Where the RSS is, from /proc/<pid>/smaps: pages of the node binary (file-backed, shared with every
- * node process on the host but counted in each one's RSS), other files (shared libraries), the
- * malloc heap ([heap]: OpenSSL, ICU, V8's and libuv's native allocations), and other anonymous
- * mappings (V8's heap pages, thread stacks, JIT code).
- */
+/** Where the RSS is (scripts/bench/resident-memory.ts), MB to one decimal, in this probe's words: the binary, other files, malloc ([heap]), other anon. */
 function smapsSplit(pid: number): string {
-  const totals: Record<string, number> = { binary: 0, 'other files': 0, malloc: 0, 'other anon': 0 };
-  let bucket = 'other anon';
-  for (const line of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
-    const head = line.match(/^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$/);
-    if (head) {
-      const name = head[1]!;
-      bucket = name === process.execPath || name.endsWith('/bin/node') ? 'binary' : name.startsWith('/') ? 'other files' : name === '[heap]' ? 'malloc' : 'other anon';
-      continue;
-    }
-    const rss = line.match(/^Rss:\s+(\d+) kB/);
-    if (rss) totals[bucket]! += Number(rss[1]);
-  }
-  return Object.entries(totals)
-    .map(([name, kb]) => `${name} ${Math.round(kb / 102.4) / 10}`)
-    .join(', ');
+  const parts = residentParts(pid);
+  const named: Array<[string, number]> = [['binary', parts.binary], ['other files', parts.files], ['malloc', parts['brk heap']], ['other anon', parts.anonymous]];
+  return named.map(([name, mb]) => `${name} ${Math.round(mb * 10) / 10}`).join(', ');
 }
 const status = (field: string) => Math.round(Number(readFileSync(`/proc/${child.pid}/status`, 'utf8').match(new RegExp(`${field}:\\s+(\\d+)`))![1]) / 1024);
 async function report(phase: string): Promise<void> {
