@@ -3,6 +3,7 @@
 // connects and stops things.
 import type { Server as HttpsServer } from 'node:https';
 import { ResourceValidator } from '@kaos/api-types';
+import { expressOpsDispatcher } from './ops-express.js';
 import { createLogger, createRequestAuthorizer, delegatedAuthApi, loadMetricsConfig, startOpsServers, type Logger, type MetricsConfig } from '@kaos/kube-runtime';
 import { ConfigError } from '@kaos/routing';
 import { createAdmissionHandler } from './admission-handler.js';
@@ -111,6 +112,7 @@ async function run(config: WebhookConfig, metricsConfig: MetricsConfig, logger: 
       ? { authorizer: createRequestAuthorizer({ api: delegatedAuthApi(async (path, body) => kubernetesRequest(await kubeCredentials(logger), 'POST', path, body)) }) }
       : {}),
     logger,
+    dispatcher: expressOpsDispatcher,
   });
 
   // By the time SIGTERM arrives the chart's preStop sleep has let every kube-proxy drop this pod, but

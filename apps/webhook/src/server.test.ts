@@ -2,6 +2,7 @@ import { request as httpRequest, type Server } from 'node:http';
 import { request as httpsRequest, type Server as HttpsServer } from 'node:https';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createMetrics } from './metrics.js';
+import { expressOpsDispatcher } from './ops-express.js';
 import { OPS_CONNECTION_LIMITS, createHealthServer } from '@kaos/kube-runtime';
 import { CONNECTION_LIMITS, createWebhookServer, listen } from './server.js';
 import { ca, days, leaf } from './tls/tls.test-helpers.js';
@@ -18,8 +19,8 @@ let caPem: string;
 beforeAll(async () => {
   const metrics = createMetrics(false);
   metrics.admissions.inc({ webhook: 'mutate', kind: 'Agent', operation: 'CREATE', result: 'patched' });
-  // The ops server as main.ts starts it with METRICS_SECURE=false (the secure one is tested in libs/kube-runtime).
-  ops = createHealthServer({ readiness: () => ({ checks: { certificateLoaded: true, serving: ready } }), metrics: metrics.registry, serveMetrics: true });
+  // The ops server as main.ts starts it with METRICS_SECURE=false, on express (the secure one is tested in libs/kube-runtime).
+  ops = createHealthServer({ readiness: () => ({ checks: { certificateLoaded: true, serving: ready } }), metrics: metrics.registry, serveMetrics: true }, expressOpsDispatcher);
   opsPort = await listen(ops, 0, '127.0.0.1');
 
   const wall = new Date();

@@ -44,6 +44,9 @@ describe('the health server', () => {
     ['/metrics', 'GET', 404, { error: 'no such endpoint: /metrics; try /healthz, /readyz (/metrics is served over HTTPS on METRICS_PORT with a bearer token)' }],
     ['/nope', 'GET', 404, { error: 'no such endpoint: /nope; try /healthz, /readyz' }],
     ['/healthz', 'POST', 405, { error: 'POST not allowed on /healthz' }],
+    ['/readyz', 'PUT', 405, { error: 'PUT not allowed on /readyz' }],
+    ['/healthz/', 'GET', 404, { error: 'no such endpoint: /healthz/; try /healthz, /readyz' }],
+    ['/Healthz', 'GET', 404, { error: 'no such endpoint: /Healthz; try /healthz, /readyz' }],
   ] as const)('with secure metrics answers %s %s with %d', async (path, method, status, body) => {
     const get = await health(ready, false);
     const response = await get(path, method);
@@ -62,6 +65,24 @@ describe('the health server', () => {
     const response = await get('/readyz');
     expect(response.status).toBe(status);
     expect(JSON.parse(response.body)).toEqual(body);
+  });
+
+  it('answers HEAD with the GET headers and no body', async () => {
+    const get = await health(ready, false);
+    const response = await get('/readyz', 'HEAD');
+    expect([response.status, response.type, response.body]).toEqual([200, 'application/json; charset=utf-8', '']);
+  });
+
+  it('answers 500 in JSON when readiness throws, and keeps serving', async () => {
+    let broken = true;
+    const get = await health(() => {
+      if (broken) throw new Error('state unavailable');
+      return { checks: { cachesSynced: true } };
+    }, false);
+    const failed = await get('/readyz');
+    expect([failed.status, JSON.parse(failed.body)]).toEqual([500, { error: 'internal error: state unavailable' }]);
+    broken = false;
+    expect((await get('/readyz')).status).toBe(200);
   });
 
   it.each([

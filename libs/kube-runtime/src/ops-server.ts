@@ -1,12 +1,12 @@
 // The ops endpoints of both apps, as controller-runtime splits them: /healthz and /readyz on a
 // plain-HTTP port for the kubelet's probes, and /metrics on its own HTTPS port behind a TokenReview
 // and a SubjectAccessReview (metrics-auth.ts). With METRICS_SECURE=false, /metrics is served on
-// the health port over plain HTTP without authentication instead.
+// the health port over plain HTTP without authentication instead. Routes are tables of exact paths;
+// a dispatcher serves them (plainOpsDispatcher here, express in the webhook).
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
-import express, { type Express, type Request, type Response } from 'express';
 import { ConfigError, envBoolean, envWholeNumber, type Environment } from '@kaos/routing';
 import type { FieldProblem } from '@kaos/api-types';
 import type { Logger } from './logger.js';
@@ -84,53 +84,86 @@ export interface OpsHandlerOptions {
   serveMetrics: boolean;
 }
 
-/** Express, as the project's HTTP framework, with what a probe or scraper does not need turned off. */
-function opsApp(): Express {
-  const app = express();
-  app.disable('x-powered-by');
-  app.disable('etag');
-  app.set('query parser', false);
-  return app;
+/** One ops endpoint: answers a GET of its path (a HEAD gets the same headers without the body, as node:http sends it). */
+export type OpsEndpoint = (request: IncomingMessage, response: ServerResponse) => void;
+
+/** The endpoints of one ops port by exact path, and the 404 text for any other path. */
+export interface OpsRoutes {
+  endpoints: ReadonlyMap<string, OpsEndpoint>;
+  notFound(path: string): string;
 }
 
-/** 405 for other methods on a known path (express answers HEAD through the GET route), 404 elsewhere. */
-function finish(app: Express, paths: readonly string[], notFound: (path: string) => string): Express {
-  app.all(paths as string[], (request: Request, response: Response) => {
-    request.resume();
-    sendJson(response, 405, { error: `${request.method} not allowed on ${pathOf(request)}` }, { allow: 'GET, HEAD' });
-  });
-  app.use((request: Request, response: Response) => {
-    const path = pathOf(request);
-    sendJson(response, 404, { error: notFound(path) });
-  });
-  return app;
+/** Turns the routes of a port into its request listener. */
+export type OpsDispatcher = (routes: OpsRoutes) => (request: IncomingMessage, response: ServerResponse) => void;
+
+/** The answer to another method on a known path. */
+export function sendMethodNotAllowed(request: IncomingMessage, response: ServerResponse): void {
+  request.resume();
+  sendJson(response, 405, { error: `${request.method} not allowed on ${pathOf(request)}` }, { allow: 'GET, HEAD' });
+}
+
+/** The answer to an unknown path. */
+export function sendNotFound(routes: OpsRoutes, request: IncomingMessage, response: ServerResponse): void {
+  request.resume();
+  sendJson(response, 404, { error: routes.notFound(pathOf(request)) });
+}
+
+/** The answer when an endpoint throws: JSON, like every other answer of the port. */
+export function sendEndpointError(response: ServerResponse, error: unknown): void {
+  if (response.headersSent) {
+    response.destroy();
+    return;
+  }
+  sendJson(response, 500, { error: `internal error: ${(error as Error).message}` });
 }
 
 /**
- * The plain-HTTP handler (an express app): /healthz, /readyz (200 `{status:'ready',checks,...detail}`
- * or 503 `not ready`) and, when `serveMetrics`, /metrics. GET and HEAD only (others 405), else 404.
+ * The ops ports' dispatcher without a framework: exact paths, GET and HEAD (others 405 with
+ * `Allow`), 404 elsewhere. The controller serves its three paths with it rather than with express
+ * (+14 MB of RSS in the controller's bundle, ADR 0023); the webhook keeps express (ops-express.ts).
  */
-export function healthHandler(options: OpsHandlerOptions): (request: IncomingMessage, response: ServerResponse) => void {
-  const paths = options.serveMetrics ? ['/healthz', '/readyz', '/metrics'] : ['/healthz', '/readyz'];
-  const app = opsApp();
-  app.get('/healthz', (_request: Request, response: Response) => sendJson(response, 200, { status: 'ok' }));
-  app.get('/readyz', (_request: Request, response: Response) => {
-    const { checks, detail } = options.readiness();
-    const ready = Object.values(checks).every(Boolean);
-    sendJson(response, ready ? 200 : 503, { status: ready ? 'ready' : 'not ready', checks, ...detail });
-  });
-  if (options.serveMetrics) app.get('/metrics', (_request: Request, response: Response) => void sendMetrics(response, options.metrics));
-  return finish(app, paths, (path) => {
-    const hint = !options.serveMetrics && path === '/metrics' ? ' (/metrics is served over HTTPS on METRICS_PORT with a bearer token)' : '';
-    return `no such endpoint: ${path}; try ${paths.join(', ')}${hint}`;
-  });
+export const plainOpsDispatcher: OpsDispatcher = (routes) => (request, response) => {
+  const endpoint = routes.endpoints.get(pathOf(request));
+  if (!endpoint) return sendNotFound(routes, request, response);
+  if (request.method !== 'GET' && request.method !== 'HEAD') return sendMethodNotAllowed(request, response);
+  try {
+    endpoint(request, response);
+  } catch (error) {
+    sendEndpointError(response, error);
+  }
+};
+
+/**
+ * The plain-HTTP routes: /healthz, /readyz (200 `{status:'ready',checks,...detail}` or 503
+ * `not ready`) and, when `serveMetrics`, /metrics.
+ */
+export function healthRoutes(options: OpsHandlerOptions): OpsRoutes {
+  const endpoints = new Map<string, OpsEndpoint>([
+    ['/healthz', (_request, response) => sendJson(response, 200, { status: 'ok' })],
+    [
+      '/readyz',
+      (_request, response) => {
+        const { checks, detail } = options.readiness();
+        const ready = Object.values(checks).every(Boolean);
+        sendJson(response, ready ? 200 : 503, { status: ready ? 'ready' : 'not ready', checks, ...detail });
+      },
+    ],
+  ]);
+  if (options.serveMetrics) endpoints.set('/metrics', (_request, response) => void sendMetrics(response, options.metrics));
+  const paths = [...endpoints.keys()];
+  return {
+    endpoints,
+    notFound: (path) => {
+      const hint = !options.serveMetrics && path === '/metrics' ? ' (/metrics is served over HTTPS on METRICS_PORT with a bearer token)' : '';
+      return `no such endpoint: ${path}; try ${paths.join(', ')}${hint}`;
+    },
+  };
 }
 
-/** The HTTPS /metrics handler (an express app): every request authenticated and authorized (401/403/500 in plain text, as controller-runtime). */
-export function secureMetricsHandler(metrics: MetricsSource, authorizer: RequestAuthorizer, logger?: Logger): (request: IncomingMessage, response: ServerResponse) => void {
-  const app = opsApp();
-  app.get('/metrics', (request: Request, response: Response) => {
-    void authorizer.authorize(request.headers.authorization, request.method, '/metrics').then((decision) => {
+/** The HTTPS /metrics route: every request authenticated and authorized (401/403/500 in plain text, as controller-runtime). */
+export function secureMetricsRoutes(metrics: MetricsSource, authorizer: RequestAuthorizer, logger?: Logger): OpsRoutes {
+  const serveMetrics: OpsEndpoint = (request, response) => {
+    void authorizer.authorize(request.headers.authorization, request.method ?? 'GET', '/metrics').then((decision) => {
       if (decision.status === 200) return sendMetrics(response, metrics);
       if (decision.status === 500) logger?.error('metrics request not authorized: API call failed', { error: decision.message });
       else logger?.debug('metrics request refused', { status: decision.status, reason: decision.message });
@@ -138,20 +171,20 @@ export function secureMetricsHandler(metrics: MetricsSource, authorizer: Request
       response.writeHead(decision.status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(text), ...(decision.status === 401 ? { 'www-authenticate': 'Bearer' } : {}) });
       response.end(text);
     });
-  });
-  return finish(app, ['/metrics'], (path) => `no such endpoint: ${path}; try /metrics`);
+  };
+  return { endpoints: new Map([['/metrics', serveMetrics]]), notFound: (path) => `no such endpoint: ${path}; try /metrics` };
 }
 
 /** Creates the plain-HTTP health server (not listening yet). */
-export function createHealthServer(options: OpsHandlerOptions): Server {
-  const server = createHttpServer(healthHandler(options));
+export function createHealthServer(options: OpsHandlerOptions, dispatcher: OpsDispatcher = plainOpsDispatcher): Server {
+  const server = createHttpServer(dispatcher(healthRoutes(options)));
   applyLimits(server);
   return server;
 }
 
 /** Creates the HTTPS metrics server (not listening yet) with the given serving certificate. */
-export function createSecureMetricsServer(tls: { cert: string; key: string }, metrics: MetricsSource, authorizer: RequestAuthorizer, logger?: Logger): HttpsServer {
-  const server = createHttpsServer({ cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2' }, secureMetricsHandler(metrics, authorizer, logger));
+export function createSecureMetricsServer(tls: { cert: string; key: string }, metrics: MetricsSource, authorizer: RequestAuthorizer, logger?: Logger, dispatcher: OpsDispatcher = plainOpsDispatcher): HttpsServer {
+  const server = createHttpsServer({ cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2' }, dispatcher(secureMetricsRoutes(metrics, authorizer, logger)));
   applyLimits(server);
   return server;
 }
@@ -177,6 +210,8 @@ export interface StartOpsOptions extends Omit<OpsHandlerOptions, 'serveMetrics'>
   /** The HTTPS certificate of /metrics; default a self-signed one generated now (localhost, the host name). */
   certificate?: () => Promise<{ cert: string; key: string }>;
   logger: Logger;
+  /** Serves the routes of both ports; default plainOpsDispatcher. */
+  dispatcher?: OpsDispatcher;
 }
 
 /** The running ops servers. */
@@ -192,7 +227,7 @@ export async function startOpsServers(options: StartOpsOptions): Promise<OpsServ
   const { metricsConfig, logger } = options;
   // Checked before anything listens, so a refusal leaves no server behind.
   if (metricsConfig.secure && !options.authorizer) throw new Error('secure metrics need an authorizer');
-  const health = createHealthServer({ readiness: options.readiness, metrics: options.metrics, serveMetrics: !metricsConfig.secure });
+  const health = createHealthServer({ readiness: options.readiness, metrics: options.metrics, serveMetrics: !metricsConfig.secure }, options.dispatcher);
   const healthPort = await listen(health, options.healthPort, options.bindAddress);
   logger.info('health endpoints listening', { port: healthPort, paths: metricsConfig.secure ? ['/healthz', '/readyz'] : ['/healthz', '/readyz', '/metrics'] });
   if (!metricsConfig.secure) {
@@ -200,7 +235,7 @@ export async function startOpsServers(options: StartOpsOptions): Promise<OpsServ
     return { healthPort, servers: [health] };
   }
   const tls = await (options.certificate ?? (() => selfSignedCertificate('kaos-metrics', ['localhost', hostname()])))();
-  const metricsServer = createSecureMetricsServer(tls, options.metrics, options.authorizer!, logger);
+  const metricsServer = createSecureMetricsServer(tls, options.metrics, options.authorizer!, logger, options.dispatcher);
   const metricsPort = await listen(metricsServer, metricsConfig.port, options.bindAddress);
   logger.info('metrics endpoint listening over HTTPS with TokenReview/SubjectAccessReview', { port: metricsPort, path: '/metrics' });
   return { healthPort, metricsPort, servers: [health, metricsServer] };
