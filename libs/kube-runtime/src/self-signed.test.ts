@@ -16,5 +16,9 @@ describe('selfSignedCertificate', () => {
     for (const name of dnsNames) expect(x509.checkHost(name)).toBe(name);
     expect(x509.checkIP('127.0.0.1')).toBe('127.0.0.1');
     expect(Math.round((notAfter.getTime() - Date.now()) / 86_400_000)).toBe(days);
+    // A positive serial in minimal DER (Go's parser refuses others): 16 bytes, the first 0x01-0x7f.
+    expect(x509.serialNumber).toMatch(/^[0-9A-F]{32}$/);
+    expect(parseInt(x509.serialNumber.slice(0, 2), 16)).toBeGreaterThanOrEqual(1);
+    expect(parseInt(x509.serialNumber.slice(0, 2), 16)).toBeLessThanOrEqual(0x7f);
   }, 60_000);
 });

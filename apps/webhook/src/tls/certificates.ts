@@ -8,10 +8,11 @@
 // certificates (cert-manager's usual choice in files mode), and OpenSSL is what will serve them.
 // forge is imported on first generation only: a webhook serving mounted or already stored
 // certificates never loads it (about 5 MB of RSS; ADR 0008).
-import { X509Certificate, constants, createPrivateKey, createPublicKey, generateKeyPair, privateEncrypt, randomBytes, type KeyObject } from 'node:crypto';
+import { X509Certificate, createPrivateKey, createPublicKey, generateKeyPair, type KeyObject } from 'node:crypto';
 import { isIP } from 'node:net';
 import { promisify } from 'node:util';
 import type forgeModule from 'node-forge';
+import { randomSerialNumber, signCertificateNatively } from '@kaos/kube-runtime';
 
 type Forge = typeof forgeModule;
 let forgeLoading: Promise<Forge> | undefined;
@@ -84,8 +85,6 @@ export class CertificateError extends Error {
 
 const generateKeyPairAsync = promisify(generateKeyPair);
 const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g;
-// DER prefix of the PKCS#1 v1.5 DigestInfo for SHA-256 (RFC 8017 section 9.2, note 1).
-const SHA256_DIGEST_INFO_PREFIX = Buffer.from('3031300d060960864801650304020105000420', 'hex');
 const DNS_NAME = /^(\*\.)?([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$/;
 const SAN_ENTRY = /(DNS|IP Address|[A-Za-z ]+):("(?:[^"\\]|\\.)*"|[^,]*)(?:, |$)/g;
 
@@ -148,7 +147,7 @@ export async function generateCa(options: CaOptions): Promise<KeyAndCertificate>
     { name: 'keyUsage', keyCertSign: true, cRLSign: true, digitalSignature: true, critical: true },
     { name: 'subjectKeyIdentifier' },
   ]);
-  signNatively(forge, cert, keys.privateKey);
+  signCertificateNatively(forge, cert, keys.privateKey);
   return { certificatePem: toPem(forge, cert), privateKeyPem: keys.privateKeyPem };
 }
 
@@ -178,7 +177,7 @@ export async function generateServingCertificate(options: ServingCertificateOpti
     // Lets verifiers pick the right CA when the bundle holds the old and the new one during rotation.
     { name: 'authorityKeyIdentifier', keyIdentifier: caCert.generateSubjectKeyIdentifier().getBytes() },
   ]);
-  signNatively(forge, cert, caKey);
+  signCertificateNatively(forge, cert, caKey);
   return { certificatePem: toPem(forge, cert), privateKeyPem: keys.privateKeyPem };
 }
 
@@ -259,29 +258,9 @@ async function rsaKeyPair(forge: Forge, options: { keyBits?: number | undefined;
   };
 }
 
-// forge's cert.sign only calls key.sign(md) with the digest of the TBSCertificate, so a native
-// RSASSA-PKCS1-v1_5 signer over that digest yields exactly the signature forge would compute.
-function signNatively(forge: Forge, cert: forgeModule.pki.Certificate, key: KeyObject): void {
-  const signer = {
-    sign(md: forgeModule.md.MessageDigest): string {
-      const digestInfo = Buffer.concat([SHA256_DIGEST_INFO_PREFIX, Buffer.from(md.digest().getBytes(), 'binary')]);
-      return privateEncrypt({ key, padding: constants.RSA_PKCS1_PADDING }, digestInfo).toString('binary');
-    },
-  };
-  cert.sign(signer as unknown as forgeModule.pki.rsa.PrivateKey, forge.md.sha256.create());
-}
-
 // forge writes CRLF line ends; LF everywhere makes stored PEMs compare equal byte for byte.
 function toPem(forge: Forge, cert: forgeModule.pki.Certificate): string {
   return forge.pki.certificateToPem(cert).replace(/\r\n/g, '\n');
-}
-
-// 16 random bytes with the top bit cleared (a positive INTEGER) and a non-zero first byte (minimal
-// DER: Go's x509 parser, i.e. the API server, rejects non-minimal serial encodings).
-function randomSerialNumber(): string {
-  const bytes = randomBytes(16);
-  bytes[0] = (bytes[0]! & 0x7f) || 0x01;
-  return bytes.toString('hex');
 }
 
 function parsePrivateKey(pem: string): KeyObject {
