@@ -2,6 +2,7 @@
 // file per worker thread entry).
 import { writeFileSync } from 'node:fs';
 import { build } from 'esbuild';
+import { imageBundleOptions } from './bundle-options.mjs';
 
 const [app, outdirFlag, outdirArgument] = process.argv.slice(2);
 if (!app || (outdirFlag !== undefined && (outdirFlag !== '--outdir' || !outdirArgument))) {
@@ -13,19 +14,10 @@ const outdir = outdirArgument ?? `dist/apps/${app}`;
 // Worker threads are entry points of their own, next to main.js (the webhook's review worker, ADR 0010).
 const workerEntries = { webhook: ['review-worker'] }[app] ?? [];
 await build({
+  ...imageBundleOptions(app),
   entryPoints: Object.fromEntries(['main', ...workerEntries].map((name) => [name, `apps/${app}/src/${name}.ts`])),
   outdir,
-  bundle: true,
-  platform: 'node',
-  format: 'esm',
-  target: 'node22',
   sourcemap: true,
-  // Smaller code is less memory: the bundle source and its compiled functions live in the heap.
-  minify: true,
-  keepNames: true,
-  tsconfig: `apps/${app}/tsconfig.json`,
-  // CommonJS dependencies (express, winston) call require(); give the ESM bundle one.
-  banner: { js: "import { createRequire as __kaosCreateRequire } from 'node:module'; const require = __kaosCreateRequire(import.meta.url);" },
   logLevel: 'info',
 });
 // The bundle directory is what the container image ships: mark it ESM so `node main.js` runs

@@ -8,6 +8,7 @@ import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { build } from 'esbuild';
+import { REQUIRE_BANNER } from '../../../scripts/bundle-options.mjs';
 import { benchTls } from './fixtures.js';
 
 /** V8 limits of the production container (ADR 0008; the chart sets them); BENCH_NODE_OPTIONS overrides, '' for Node's defaults. */
@@ -142,7 +143,7 @@ export async function bundleBenchEntry(entryPoint: string, outfile: string): Pro
     format: 'esm',
     target: 'node22',
     tsconfig: 'apps/webhook/tsconfig.json',
-    banner: { js: "import { createRequire as __kaosCreateRequire } from 'node:module'; const require = __kaosCreateRequire(import.meta.url);" },
+    banner: { js: REQUIRE_BANNER },
     logLevel: 'warning',
   });
   return outfile;

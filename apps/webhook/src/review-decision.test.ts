@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { build } from 'esbuild';
+import { imageBundleOptions } from '../../../scripts/bundle-options.mjs';
 import { testRoutingConfig } from './handler.test-helpers.js';
 
 // The image's bundle keeps function names (scripts/bundle-app.mjs, `keepNames`, for readable stack
@@ -36,15 +37,8 @@ beforeAll(async () => {
       sourcefile: 'driver.ts',
       loader: 'ts',
     },
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node22',
-    minify: true,
-    keepNames: true,
-    tsconfig: join(repositoryRoot, 'apps/webhook/tsconfig.json'),
-    // As scripts/bundle-app.mjs: CommonJS dependencies call require().
-    banner: { js: "import { createRequire as __kaosCreateRequire } from 'node:module'; const require = __kaosCreateRequire(import.meta.url);" },
+    // Exactly as scripts/bundle-app.mjs builds the image.
+    ...imageBundleOptions('webhook'),
     write: false,
     logLevel: 'silent',
   });

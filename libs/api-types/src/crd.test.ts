@@ -3,7 +3,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from '@jest/globals';
 import { parse } from 'yaml';
-import { crdFileName, crdYaml, customResourceDefinition, openApiSchema } from './crd.js';
+import { crdFileName, customResourceDefinition, openApiSchema } from './crd.js';
+import { crdYaml } from './crd-yaml.js';
 import { KIND_DEFINITIONS, isKaosKind, kindDefinition } from './kinds.js';
 
 const crdDirectory = join(dirname(fileURLToPath(import.meta.url)), '../../../charts/kaos-operator/crds');

@@ -5,6 +5,7 @@ export * from './schemas/resources.js';
 export * from './gateway-api.js';
 export * from './kinds.js';
 export * from './crd.js';
+export * from './crd-yaml.js';
 export * from './problems.js';
 export * from './admission.js';
 export * from './validation.js';
