@@ -28,6 +28,19 @@ describe('gatewayReader', () => {
     expect(reads).toBe(0);
   });
 
+  it('answers no Gateway without a read once the watch has filled its cache without one', async () => {
+    let reads = 0;
+    let filled = false;
+    let clock = 0;
+    // Every get comes after the 5 s reuse of a read: only the filled cache spares the reads.
+    const get = gatewayReader(() => undefined, async () => (reads++, undefined), () => (clock += GATEWAY_CACHE_MS), () => filled);
+    await get();
+    expect(reads).toBe(1);
+    filled = true;
+    for (let i = 0; i < 3; i++) expect(await get()).toBeUndefined();
+    expect(reads).toBe(1);
+  });
+
   it.each([
     // ms since the read, reads after the second get
     [0, 1],

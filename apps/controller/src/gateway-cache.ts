@@ -13,8 +13,16 @@ import { DEFAULT_SUPERVISION, supervise, type Supervisor } from './watch-supervi
 /** How long a Gateway read past the watch is reused. */
 export const GATEWAY_CACHE_MS = 5_000;
 
-/** getGateway: the watched copy when the watch has it, else one read shared by concurrent callers and reused for GATEWAY_CACHE_MS. */
-export function gatewayReader(watched: () => Gateway | undefined, read: () => Promise<Gateway | undefined>, now: () => number = Date.now): () => Promise<Gateway | undefined> {
+/**
+ * getGateway: the watched copy when the watch has it, or no Gateway when the watch's cache is
+ * filled and lacks it; else one read shared by concurrent callers and reused for GATEWAY_CACHE_MS.
+ */
+export function gatewayReader(
+  watched: () => Gateway | undefined,
+  read: () => Promise<Gateway | undefined>,
+  now: () => number = Date.now,
+  cacheFilled: () => boolean = () => false,
+): () => Promise<Gateway | undefined> {
   let cached: Gateway | undefined;
   let readAt = 0;
   let inFlight: Promise<Gateway | undefined> | undefined;
@@ -22,7 +30,10 @@ export function gatewayReader(watched: () => Gateway | undefined, read: () => Pr
     // Every reconcile asks: a few seconds of reuse spare the API server. The watched copy is always
     // current; a read only covers the time before the watch has it. A failed read is not reused.
     const current = watched();
-    if (current) return Promise.resolve(current);
+    // A filled cache without the Gateway means there is none (yet): its watch delivers it when it
+    // comes and requeues everything. Reading anyway cost a read every 5 s and held every reconcile
+    // meanwhile behind it (~0.3 s at 10,000 resources).
+    if (current || cacheFilled()) return Promise.resolve(current);
     if (now() - readAt < GATEWAY_CACHE_MS) return Promise.resolve(cached);
     inFlight ??= (async () => {
       cached = await read();
@@ -95,6 +106,8 @@ export function createGatewayCache(
         return undefined;
       }
     },
+    Date.now,
+    () => supervisor?.cacheFilled() ?? false,
   );
   return supervisor ? { get, supervisor } : { get };
 }

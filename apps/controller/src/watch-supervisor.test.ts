@@ -51,8 +51,10 @@ describe('supervise', () => {
     const fake = fakeInformer();
     const record = recorder();
     const supervisor = supervise('agents', fake.informer, silentLogger(), record.hooks, fast);
+    expect(supervisor.cacheFilled()).toBe(false);
     await supervisor.start();
     expect(supervisor.synced()).toBe(true);
+    expect(supervisor.cacheFilled()).toBe(true);
     expect(record.resyncs()).toBe(0);
     fake.emit('error', new Error('connection reset'));
     await waitFor(() => record.resyncs() === 1);
@@ -117,6 +119,8 @@ describe('supervise', () => {
     const supervisor = supervise('httproutes', fake.informer, silentLogger(), { resync: () => {} }, { ...fast, optional: true });
     await supervisor.start();
     expect(supervisor.synced()).toBe(true);
+    // Synced, but nothing listed: a miss in its cache says nothing.
+    expect(supervisor.cacheFilled()).toBe(false);
     await waitFor(() => fake.starts() === 3);
     expect(fake.starts()).toBe(3);
     await supervisor.stop();

@@ -134,6 +134,12 @@ export function supervise(name: string, informer: SupervisedInformer, logger: Lo
       await informer.stop();
     },
     synced: () => synced || (options.optional === true && missing),
+    /**
+     * Whether a list has filled the informer's cache and the resource type still exists: a miss in
+     * the cache is then an answer (controller-runtime's cached client answers NotFound from it),
+     * not a reason to ask the API server. An optional watch of a missing type is synced but not filled.
+     */
+    cacheFilled: () => synced && !missing,
     restarts: () => restarts,
   };
 }
