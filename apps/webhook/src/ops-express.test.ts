@@ -40,6 +40,11 @@ function call(port: number, path: string, method: string): Promise<{ status: num
   });
 }
 
+/** The answers of the plain and the express dispatcher to the same request. */
+async function bothAnswers(path: string, method: string) {
+  return { plain: await call(ports.get(plainOpsDispatcher)!, path, method), viaExpress: await call(ports.get(expressOpsDispatcher)!, path, method) };
+}
+
 describe('the express ops dispatcher answers as the plain one', () => {
   it.each([
     ['/healthz', 'GET', 200],
@@ -55,8 +60,7 @@ describe('the express ops dispatcher answers as the plain one', () => {
     ['/', 'GET', 404],
     ['/nope', 'POST', 404],
   ])('%s %s: %d from both', async (path, method, status) => {
-    const plain = await call(ports.get(plainOpsDispatcher)!, path, method);
-    const viaExpress = await call(ports.get(expressOpsDispatcher)!, path, method);
+    const { plain, viaExpress } = await bothAnswers(path, method);
     expect(plain.status).toBe(status);
     expect(viaExpress).toEqual(plain);
   });
@@ -67,8 +71,7 @@ describe('the express ops dispatcher answers as the plain one', () => {
   ] as Array<[string, number, () => ReadinessReport]>)('/readyz with %s: %d from both', async (_name, status, report) => {
     readiness = report;
     try {
-      const plain = await call(ports.get(plainOpsDispatcher)!, '/readyz', 'GET');
-      const viaExpress = await call(ports.get(expressOpsDispatcher)!, '/readyz', 'GET');
+      const { plain, viaExpress } = await bothAnswers('/readyz', 'GET');
       expect(plain.status).toBe(status);
       expect(viaExpress).toEqual(plain);
     } finally {
