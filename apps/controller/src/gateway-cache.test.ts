@@ -23,7 +23,7 @@ describe('gatewayReader', () => {
   it('answers from the watch when it has the Gateway, without a read', async () => {
     let reads = 0;
     const watched = gateway('10.0.0.1');
-    const get = gatewayReader(() => watched, async () => (reads++, undefined));
+    const get = gatewayReader({ watched: () => watched, read: async () => (reads++, undefined) });
     expect(await get()).toBe(watched);
     expect(reads).toBe(0);
   });
@@ -33,7 +33,7 @@ describe('gatewayReader', () => {
     let filled = false;
     let clock = 0;
     // Every get comes after the 5 s reuse of a read: only the filled cache spares the reads.
-    const get = gatewayReader(() => undefined, async () => (reads++, undefined), () => (clock += GATEWAY_CACHE_MS), () => filled);
+    const get = gatewayReader({ watched: () => undefined, read: async () => (reads++, undefined), now: () => (clock += GATEWAY_CACHE_MS), cacheFilled: () => filled });
     await get();
     expect(reads).toBe(1);
     filled = true;
@@ -49,7 +49,7 @@ describe('gatewayReader', () => {
   ])('reuses a read for 5 s (second get after %d ms: %d reads)', async (elapsed, reads) => {
     let clock = 1_000_000;
     let count = 0;
-    const get = gatewayReader(() => undefined, async () => (count++, gateway('10.0.0.1')), () => clock);
+    const get = gatewayReader({ watched: () => undefined, read: async () => (count++, gateway('10.0.0.1')), now: () => clock });
     await get();
     clock += elapsed;
     await get();
@@ -59,7 +59,7 @@ describe('gatewayReader', () => {
   it('shares one read in flight among concurrent callers', async () => {
     const answer = deferred<Gateway | undefined>();
     let reads = 0;
-    const get = gatewayReader(() => undefined, () => (reads++, answer.promise));
+    const get = gatewayReader({ watched: () => undefined, read: () => (reads++, answer.promise) });
     const both = Promise.all([get(), get()]);
     answer.resolve(gateway('10.0.0.1'));
     const [first, second] = await both;
@@ -70,10 +70,13 @@ describe('gatewayReader', () => {
   it('does not reuse a failed read', async () => {
     let fail = true;
     let reads = 0;
-    const get = gatewayReader(() => undefined, async () => {
-      reads++;
-      if (fail) throw new Error('HTTP 503');
-      return gateway('10.0.0.1');
+    const get = gatewayReader({
+      watched: () => undefined,
+      read: async () => {
+        reads++;
+        if (fail) throw new Error('HTTP 503');
+        return gateway('10.0.0.1');
+      },
     });
     await expect(get()).rejects.toThrow('HTTP 503');
     fail = false;

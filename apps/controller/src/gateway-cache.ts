@@ -13,16 +13,23 @@ import { DEFAULT_SUPERVISION, supervise, type Supervisor } from './watch-supervi
 /** How long a Gateway read past the watch is reused. */
 export const GATEWAY_CACHE_MS = 5_000;
 
+/** Where gatewayReader gets the Gateway from. */
+export interface GatewaySources {
+  /** The watch's copy, if it has one. */
+  watched: () => Gateway | undefined;
+  /** A read from the API server (undefined when there is no Gateway). */
+  read: () => Promise<Gateway | undefined>;
+  /** Whether the watch's cache is filled (listed, and the type exists): then a missing Gateway is an answer. Default: never. */
+  cacheFilled?: () => boolean;
+  /** The clock of the reuse window (default Date.now). */
+  now?: () => number;
+}
+
 /**
  * getGateway: the watched copy when the watch has it, or no Gateway when the watch's cache is
  * filled and lacks it; else one read shared by concurrent callers and reused for GATEWAY_CACHE_MS.
  */
-export function gatewayReader(
-  watched: () => Gateway | undefined,
-  read: () => Promise<Gateway | undefined>,
-  now: () => number = Date.now,
-  cacheFilled: () => boolean = () => false,
-): () => Promise<Gateway | undefined> {
+export function gatewayReader({ watched, read, cacheFilled = () => false, now = Date.now }: GatewaySources): () => Promise<Gateway | undefined> {
   let cached: Gateway | undefined;
   let readAt = 0;
   let inFlight: Promise<Gateway | undefined> | undefined;
@@ -95,9 +102,9 @@ export function createGatewayCache(
     informer.on('delete', () => onGateway(undefined));
     supervisor = supervise('gateways', informer, logger, { resync: hooks.changed, restarted: hooks.restarted('gateways') }, { ...DEFAULT_SUPERVISION, optional: true });
   }
-  const get = gatewayReader(
-    () => typed<Gateway>(informer?.get(config.gatewayName, config.gatewayNamespace)),
-    async () => {
+  const get = gatewayReader({
+    watched: () => typed<Gateway>(informer?.get(config.gatewayName, config.gatewayNamespace)),
+    read: async () => {
       try {
         hooks.read();
         return (await custom.getNamespacedCustomObject({ ...gatewayPath, name: config.gatewayName })) as Gateway;
@@ -106,8 +113,7 @@ export function createGatewayCache(
         return undefined;
       }
     },
-    Date.now,
-    () => supervisor?.cacheFilled() ?? false,
-  );
+    cacheFilled: () => supervisor?.cacheFilled() ?? false,
+  });
   return supervisor ? { get, supervisor } : { get };
 }
