@@ -28,6 +28,12 @@ interface Figures {
   errors: number;
   /** Server CPU time (user + system) per request of the max-throughput run: robust to other load on the machine. */
   cpuMicrosPerRequest: number;
+  /**
+   * The same during the paced run: every server gets the same offered load, so a server's figure does
+   * not depend on how many requests the client, sharing the two cores, manages to batch into each of
+   * its event-loop turns (at maximum throughput a faster server reads several per turn and pays less).
+   */
+  cpuMicrosPerRequestAtRate: number;
   /** VmHWM at the end of the runs. */
   peakRssMb: number;
   /** VmRSS after the load and SETTLE_S seconds idle. */
@@ -83,7 +89,9 @@ async function measure(name: string, start: () => Promise<Target>, path: string)
     const cpuBefore = processCpuSeconds(pid);
     const max = await load(port, path, {});
     const cpuUsed = processCpuSeconds(pid) - cpuBefore;
+    const cpuBeforePaced = processCpuSeconds(pid);
     const fixed = await pacedLoad({ port, path, body, rate: FIXED_RATE, durationS: DURATION_S, connections: CONNECTIONS });
+    const cpuUsedPaced = processCpuSeconds(pid) - cpuBeforePaced;
     await new Promise((resolve) => setTimeout(resolve, SETTLE_S * 1000));
     return {
       name,
@@ -93,6 +101,7 @@ async function measure(name: string, start: () => Promise<Target>, path: string)
       achievedRate: fixed.achievedRate,
       errors: max.errors + max.non2xx + fixed.errors,
       cpuMicrosPerRequest: Math.round((cpuUsed * 1e6) / max.requests.total),
+      cpuMicrosPerRequestAtRate: Math.round((cpuUsedPaced * 1e6) / Math.max(1, fixed.completed + fixed.errors)),
       settledRssMb: memoryMiB(pid, 'VmRSS'),
       peakRssMb: memoryMiB(pid, 'VmHWM'),
     };
@@ -133,15 +142,16 @@ const vsBest = (row: Figures, path: string): string => {
   return [
     times(row.requestsPerSecond, best((f) => f.requestsPerSecond, Math.max)),
     times(row.cpuMicrosPerRequest, best((f) => f.cpuMicrosPerRequest, Math.min)),
+    times(row.cpuMicrosPerRequestAtRate, best((f) => f.cpuMicrosPerRequestAtRate, Math.min)),
     times(row.peakRssMb, best((f) => f.peakRssMb, Math.min)),
     times(row.settledRssMb, best((f) => f.settledRssMb, Math.min)),
   ].join(' / ');
 };
 console.log('');
-console.log(['server', 'req/s', 'CPU µs/req', `p50 @${FIXED_RATE}/s`, `p99 @${FIXED_RATE}/s`, 'achieved/s', 'errors', 'peak RSS MB', 'settled RSS MB', 'vs best peer: req/s / CPU / peak / settled'].join(' | '));
+console.log(['server', 'req/s', 'CPU µs/req', `CPU µs/req @${FIXED_RATE}/s`, `p50 @${FIXED_RATE}/s`, `p99 @${FIXED_RATE}/s`, 'achieved/s', 'errors', 'peak RSS MB', 'settled RSS MB', `vs best peer: req/s / CPU / CPU @${FIXED_RATE}/s / peak / settled`].join(' | '));
 for (const row of rows) {
   const path = row === mutate ? '/mutate' : '/validate';
-  console.log([row.name, row.requestsPerSecond, row.cpuMicrosPerRequest, `${row.p50AtRate} ms`, `${row.p99AtRate} ms`, row.achievedRate, row.errors, row.peakRssMb, row.settledRssMb, vsBest(row, path)].join(' | '));
+  console.log([row.name, row.requestsPerSecond, row.cpuMicrosPerRequest, row.cpuMicrosPerRequestAtRate, `${row.p50AtRate} ms`, `${row.p99AtRate} ms`, row.achievedRate, row.errors, row.peakRssMb, row.settledRssMb, vsBest(row, path)].join(' | '));
 }
 const ratio = (a: Figures, b: Figures) => (a.requestsPerSecond / b.requestsPerSecond).toFixed(2);
 console.log('');
@@ -155,10 +165,18 @@ const cpuVsRaw = [
   [webhook, raw('/validate')],
   [mutate, raw('/mutate')],
 ] as const;
+type CpuFigure = 'cpuMicrosPerRequest' | 'cpuMicrosPerRequestAtRate';
+const cpuLoads: Array<[CpuFigure, string]> = [
+  ['cpuMicrosPerRequest', 'at maximum throughput'],
+  ['cpuMicrosPerRequestAtRate', `at ${FIXED_RATE} req/s`],
+];
+const cpuWithinTarget = (figure: CpuFigure) => cpuVsRaw.every(([ours, go]) => ours[figure] <= 0.4 * go![figure]);
 if (peer.binary) {
-  console.log(
-    `CPU per request, kaos / controller-runtime raw: ${cpuVsRaw.map(([ours, go]) => `${ours === webhook ? '/validate' : '/mutate'} ${(ours.cpuMicrosPerRequest / go!.cpuMicrosPerRequest).toFixed(2)}×`).join(', ')} (target <= 0.4×)`,
-  );
+  for (const [figure, when] of cpuLoads) {
+    console.log(
+      `CPU per request ${when}, kaos / controller-runtime raw: ${cpuVsRaw.map(([ours, go]) => `${ours === webhook ? '/validate' : '/mutate'} ${(ours[figure] / go![figure]).toFixed(2)}×`).join(', ')} (target <= 0.4×)`,
+    );
+  }
 } else {
   console.log('CPU per request vs controller-runtime raw: not measured (no peer; see above)');
 }
@@ -167,7 +185,7 @@ const targets = [
   [`p99 at ${FIXED_RATE} req/s <= 5 ms`, webhook.p99AtRate <= 5 && mutate.p99AtRate <= 5],
   ['throughput >= 0.8x work floor', webhook.requestsPerSecond >= 0.8 * work.requestsPerSecond],
   ['peak RSS <= 100 MB', webhook.peakRssMb <= 100 && mutate.peakRssMb <= 100],
-  ...(peer.binary ? [['CPU per request <= 0.4x controller-runtime raw', cpuVsRaw.every(([ours, go]) => ours.cpuMicrosPerRequest <= 0.4 * go!.cpuMicrosPerRequest)] as const] : []),
+  ...(peer.binary ? cpuLoads.map(([figure, when]) => [`CPU per request ${when} <= 0.4x controller-runtime raw`, cpuWithinTarget(figure)] as const) : []),
   ['no errors', rows.every((row) => row.errors === 0)],
 ] as const;
 for (const [target, met] of targets) console.log(`${met ? 'met    ' : 'MISSED '} ${target}`);
