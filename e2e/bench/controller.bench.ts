@@ -4,7 +4,8 @@
 //   1. floor: a plain client creates N HTTPRoutes directly (same concurrency); time until done.
 //   2. each controller (ours, controller-runtime with its default 1 worker per kind, with
 //      BENCH_CONCURRENCY workers per kind; BENCH_CONTROLLERS=ours,go-default,go picks): create N
-//      resources (mixed kinds) in its own namespace; time until all N routes exist and are correct,
+//      resources (mixed kinds) in its own namespace; time until all N routes exist and are correct
+//      (route-convergence.ts: the moment the bench's watch of the routes sees the last one correct),
 //      its CPU, API writes, RSS; API writes in an idle window (must be 0); then a restart over the N
 //      correct resources: a fresh process, its writes during the first sync (must be 0) and the time
 //      until it has reconciled every resource (cold start). The namespace is deleted before the next.
@@ -17,7 +18,7 @@ import { createWriteStream, existsSync, readFileSync, readdirSync, readlinkSync 
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { KubeConfig, KubernetesObjectApi, type KubernetesObject } from '@kubernetes/client-node';
+import { CustomObjectsApi, KubeConfig, KubernetesObjectApi, type KubernetesObject } from '@kubernetes/client-node';
 import type { HTTPRoute } from '@kaos/api-types';
 import { MANAGED_ROUTE_SELECTOR, desiredRoute, routeDifferences, routeName, type RoutingConfig } from '@kaos/routing';
 import { gatewayApiBundlePath, startControlPlane } from '../src/control-plane/index.js';
@@ -28,13 +29,12 @@ import { goPeer } from '../../scripts/bench/go-peers.js';
 // eslint-disable-next-line @nx/enforce-module-boundaries -- bench tooling shared by the webhook's and the controller's benches, not a library of the apps
 import { residentParts } from '../../scripts/bench/resident-memory.js';
 import { KAOS_CRD_DIR, mixedResource } from '../src/support/cluster.js';
+import { ConvergenceTracker, watchConvergence, type RouteCheck } from './route-convergence.js';
 
 const N = Number(process.env.BENCH_N ?? 1000);
 const N_LARGE = Number(process.env.BENCH_N_LARGE ?? 10_000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
 const IDLE_SECONDS = Number(process.env.BENCH_IDLE_SECONDS ?? 60);
-/** Between two lists of the routes while waiting for convergence: a list of 10,000 routes is tens of MB for the API server to send. */
-const POLL_MS = Math.max(250, N / 10);
 /** V8 limits the controller runs with (as in its container image); BENCH_NODE_OPTIONS overrides. */
 const CONTROLLER_NODE_OPTIONS = process.env.BENCH_NODE_OPTIONS ?? '--max-old-space-size=160 --max-semi-space-size=2';
 /** glibc malloc arenas of the controller process (fewer arenas, less fragmentation across threads). */
@@ -148,6 +148,7 @@ try {
   const kubeConfig = new KubeConfig();
   kubeConfig.loadFromFile(plane.kubeconfigPath);
   const api = KubernetesObjectApi.makeApiClient(kubeConfig);
+  const custom = kubeConfig.makeApiClient(CustomObjectsApi);
   const create = (object: unknown) => api.create(object as KubernetesObject);
   for (const namespace of ['bench-floor', 'kaos-system']) {
     await create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } });
@@ -250,6 +251,15 @@ try {
       }
       return totals;
     };
+    // Each expected route, checked against the live one as the watch delivers it.
+    const expected = new Map<string, RouteCheck>(
+      resources.map((item) => [
+        routeName(item),
+        (live: HTTPRoute) => routeDifferences(desiredRoute({ ...item, metadata: { ...item.metadata, uid: live.metadata.ownerReferences?.[0]?.uid } }, config)!, live).length === 0,
+      ]),
+    );
+    const convergence = new ConvergenceTracker(expected);
+    const routeWatch = await watchConvergence({ kubeConfig, custom, namespace, labelSelector: MANAGED_ROUTE_SELECTOR, tracker: convergence });
     const serverAtStart = await serverDurations();
     const cpuAtStart = cpuNow();
     started = Date.now();
@@ -262,18 +272,13 @@ try {
     const createdMs = Date.now() - started;
     const lastCreatedAt = Math.max(...ackedAt.values());
     const cpuAtCreated = cpuNow();
-    let correct = 0;
-    while (correct < N) {
-      const list = (await api.list('gateway.networking.k8s.io/v1', 'HTTPRoute', namespace, undefined, undefined, undefined, undefined, MANAGED_ROUTE_SELECTOR)).items as unknown as HTTPRoute[];
-      const byName = new Map(list.map((route) => [route.metadata.name, route]));
-      correct = resources.filter((item) => {
-        const live = byName.get(routeName(item));
-        return live && routeDifferences(desiredRoute({ ...item, metadata: { ...item.metadata, uid: live.metadata.ownerReferences?.[0]?.uid } }, config)!, live).length === 0;
-      }).length;
-      if (correct < N) await sleep(POLL_MS);
-      if (Date.now() - started > 15 * 60_000) throw new Error(`${which}: only ${correct}/${N} routes correct after 15 minutes`);
+    while (convergence.convergedAt === undefined) {
+      if (Date.now() - started > 15 * 60_000) throw new Error(`${which}: only ${convergence.correctCount}/${N} routes correct after 15 minutes`);
+      await sleep(100);
     }
-    const controllerMs = Date.now() - started;
+    await routeWatch.stop();
+    if (routeWatch.errors() > 0) console.log(`${which}: the bench's route watch failed ${routeWatch.errors()} time(s) and relisted: the convergence time may be late by up to a relist`);
+    const controllerMs = convergence.convergedAt - started;
     const cpuAtConverged = cpuNow();
     const serverAtConverged = await serverDurations();
     const socketsAtConverged = sockets();
