@@ -29,7 +29,7 @@ import { goPeer } from '../../scripts/bench/go-peers.js';
 // eslint-disable-next-line @nx/enforce-module-boundaries -- bench tooling shared by the webhook's and the controller's benches, not a library of the apps
 import { residentParts } from '../../scripts/bench/resident-memory.js';
 import { KAOS_CRD_DIR, mixedResource } from '../src/support/cluster.js';
-import { ConvergenceTracker, watchConvergence, type RouteCheck } from './route-convergence.js';
+import { convergence, ConvergenceTracker, watchConvergence, type RouteCheck } from './route-convergence.js';
 
 const N = Number(process.env.BENCH_N ?? 1000);
 const N_LARGE = Number(process.env.BENCH_N_LARGE ?? 10_000);
@@ -61,6 +61,8 @@ async function pool(count: number, concurrency: number, work: (index: number) =>
 }
 
 const seconds = (ms: number) => (ms / 1000).toFixed(1);
+/** The bench's clock for the stage trace and the route watch: the controller's trace uses the same (performance.timeOrigin + performance.now()). */
+const benchNow = () => performance.timeOrigin + performance.now();
 
 /** CPU seconds (user + system) a process has used so far, from /proc; NaN once it is gone. */
 function cpuSeconds(pid: number): number {
@@ -160,7 +162,7 @@ try {
   console.log(`load average at the start: ${load()} (2 cores)`);
 
   // 1. Floor: the same number of HTTPRoutes, written directly.
-  let started = Date.now();
+  const started = Date.now();
   await pool(N, CONCURRENCY, (index) => {
     const route = desiredRoute({ ...resource(index, 'bench-floor'), metadata: { name: `r-${index}`, namespace: 'bench-floor' } }, config)!;
     return create(route);
@@ -258,27 +260,35 @@ try {
         (live: HTTPRoute) => routeDifferences(desiredRoute({ ...item, metadata: { ...item.metadata, uid: live.metadata.ownerReferences?.[0]?.uid } }, config)!, live).length === 0,
       ]),
     );
-    const convergence = new ConvergenceTracker(expected);
-    const routeWatch = await watchConvergence({ kubeConfig, custom, namespace, labelSelector: MANAGED_ROUTE_SELECTOR, tracker: convergence });
+    const tracker = new ConvergenceTracker(expected);
+    const routeWatch = await watchConvergence({ kubeConfig, custom, namespace, labelSelector: MANAGED_ROUTE_SELECTOR, tracker, now: benchNow });
     const serverAtStart = await serverDurations();
     const cpuAtStart = cpuNow();
-    started = Date.now();
-    await pool(N, CONCURRENCY, async (index) => {
-      const item = resources[index]!;
-      sentAt.set(keyOf(item), performance.timeOrigin + performance.now());
-      await create(item);
-      ackedAt.set(keyOf(item), performance.timeOrigin + performance.now());
-    });
-    const createdMs = Date.now() - started;
-    const lastCreatedAt = Math.max(...ackedAt.values());
-    const cpuAtCreated = cpuNow();
-    while (convergence.convergedAt === undefined) {
-      if (Date.now() - started > 15 * 60_000) throw new Error(`${which}: only ${convergence.correctCount}/${N} routes correct after 15 minutes`);
-      await sleep(100);
+    // The bench's clock from here on, shared with the controller's stage trace and the route watch.
+    const startedAt = benchNow();
+    let convergedAt: number;
+    let cpuAtCreated: ReturnType<typeof cpuNow>;
+    try {
+      await pool(N, CONCURRENCY, async (index) => {
+        const item = resources[index]!;
+        sentAt.set(keyOf(item), benchNow());
+        await create(item);
+        ackedAt.set(keyOf(item), benchNow());
+      });
+      cpuAtCreated = cpuNow();
+      convergedAt = await convergence(tracker, 15 * 60_000, benchNow).catch((error: Error) => {
+        throw new Error(`${which}: ${error.message}`);
+      });
+    } finally {
+      await routeWatch.stop();
     }
-    await routeWatch.stop();
-    if (routeWatch.errors() > 0) console.log(`${which}: the bench's route watch failed ${routeWatch.errors()} time(s) and relisted: the convergence time may be late by up to a relist`);
-    const controllerMs = convergence.convergedAt - started;
+    const lastCreatedAt = Math.max(...ackedAt.values());
+    const createdMs = lastCreatedAt - startedAt;
+    const watchFailures = routeWatch.failures();
+    if (watchFailures.length > 0) {
+      console.log(`${which}: the bench's route watch failed ${watchFailures.length} time(s) and was started again (last: ${watchFailures.at(-1)}): the convergence time may be late by as long as it was down`);
+    }
+    const controllerMs = convergedAt - startedAt;
     const cpuAtConverged = cpuNow();
     const serverAtConverged = await serverDurations();
     const socketsAtConverged = sockets();
@@ -371,7 +381,7 @@ try {
         const notYet = (stage: string) => resources.filter((item) => (at(keyOf(item), stage) ?? Number.POSITIVE_INFINITY) > lastCreatedAt).length;
         detail.push(`  at the last create's answer, not yet: watched ${notYet('watch')}, dequeued ${notYet('dequeued')}, route answered ${notYet('route-acked')}, status answered ${notYet('status-acked')}, event answered ${notYet('event-acked')}`);
         detail.push(
-          `  last after the last create, s: watch ${seconds(lastOf('watch') - lastCreatedAt)}, dequeued ${seconds(lastOf('dequeued') - lastCreatedAt)}, route answered ${seconds(lastOf('route-acked') - lastCreatedAt)}, status answered ${seconds(lastOf('status-acked') - lastCreatedAt)}, event answered ${seconds(lastOf('event-acked') - lastCreatedAt)}; bench saw all correct ${seconds(started + controllerMs - lastCreatedAt)}`,
+          `  last after the last create, s: watch ${seconds(lastOf('watch') - lastCreatedAt)}, dequeued ${seconds(lastOf('dequeued') - lastCreatedAt)}, route answered ${seconds(lastOf('route-acked') - lastCreatedAt)}, status answered ${seconds(lastOf('status-acked') - lastCreatedAt)}, event answered ${seconds(lastOf('event-acked') - lastCreatedAt)}; bench saw all correct ${seconds(convergedAt - lastCreatedAt)}`,
         );
         detail.push(`  marks until the end of the idle window: ${[...trace.counts].map(([stage, count]) => `${stage}=${count}`).join(' ')}`);
       }

@@ -29,10 +29,15 @@ export class ConvergenceTracker {
     return this.correct.size;
   }
 
+  /** Routes expected. */
+  get expectedCount(): number {
+    return this.expected.size;
+  }
+
   /** A route was added or changed at `at`. */
   updated(route: HTTPRoute, at: number): void {
     const name = route.metadata?.name;
-    const check = name === undefined ? undefined : this.expected.get(name);
+    const check = name ? this.expected.get(name) : undefined;
     if (!name || !check) return;
     if (check(route)) this.correct.add(name);
     else this.correct.delete(name);
@@ -56,35 +61,57 @@ export interface ConvergenceWatchOptions {
   now?: () => number;
 }
 
+/** How long after a failed watch it is started again. */
+const RESTART_AFTER_MS = 500;
+
 /**
- * Feeds `tracker` from a list-and-watch of the routes (client-node's informer, restarted after an
- * error) until `stop` is called. Start it before the resources are created.
+ * Feeds `tracker` from a list-and-watch of the routes (client-node's informer) until `stop` is
+ * called. Start it before the resources are created. A watch that fails is started again: it resumes
+ * from the last resourceVersion it saw (a 410 relists), and the events it then delivers carry the
+ * time they arrive, so `failures` says whether the convergence time may be late.
  */
-export async function watchConvergence(options: ConvergenceWatchOptions): Promise<{ stop: () => Promise<void>; errors: () => number }> {
+export async function watchConvergence(options: ConvergenceWatchOptions): Promise<{ stop: () => Promise<void>; failures: () => string[] }> {
   const { kubeConfig, custom, namespace, labelSelector, tracker } = options;
   const now = options.now ?? Date.now;
   const informer = makeInformer<KubernetesObject>(
     kubeConfig,
     `/apis/gateway.networking.k8s.io/v1/namespaces/${namespace}/httproutes`,
-    () => custom.listNamespacedCustomObject({ group: 'gateway.networking.k8s.io', version: 'v1', namespace, plural: 'httproutes', labelSelector }) as never,
+    () => custom.listNamespacedCustomObject({ group: 'gateway.networking.k8s.io', version: 'v1', namespace, plural: 'httproutes', labelSelector }),
     labelSelector,
   );
   let stopped = false;
-  let errors = 0;
+  let restart: NodeJS.Timeout | undefined;
+  const failures: string[] = [];
+  const failed = (error: unknown) => {
+    // stop() aborts the watch's request, which the informer reports as an error: that one is ours.
+    if (stopped) return;
+    failures.push(error instanceof Error ? error.message : String(error));
+    clearTimeout(restart);
+    restart = setTimeout(() => {
+      if (!stopped) informer.start().catch(failed);
+    }, RESTART_AFTER_MS);
+  };
   informer.on('add', (object) => tracker.updated(object as HTTPRoute, now()));
   informer.on('update', (object) => tracker.updated(object as HTTPRoute, now()));
   informer.on('delete', (object) => tracker.deleted(object as HTTPRoute));
-  informer.on('error', () => {
-    // client-node's informer stops on an error; a relist brings the tracker up to date again.
-    errors++;
-    if (!stopped) setTimeout(() => void informer.start().catch(() => undefined), 500);
-  });
+  informer.on('error', failed);
   await informer.start();
   return {
     stop: async () => {
       stopped = true;
+      clearTimeout(restart);
       await informer.stop();
     },
-    errors: () => errors,
+    failures: () => [...failures],
   };
+}
+
+/** The time every expected route was correct, once it is (the tracker is looked at every 100 ms); rejects after `timeoutMs` by `now`. */
+export async function convergence(tracker: ConvergenceTracker, timeoutMs: number, now: () => number = Date.now): Promise<number> {
+  const deadline = now() + timeoutMs;
+  while (tracker.convergedAt === undefined) {
+    if (now() > deadline) throw new Error(`only ${tracker.correctCount} of ${tracker.expectedCount} routes correct after ${Math.round(timeoutMs / 1000)} s`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return tracker.convergedAt;
 }
