@@ -105,13 +105,3 @@ export async function watchConvergence(options: ConvergenceWatchOptions): Promis
     failures: () => [...failures],
   };
 }
-
-/** The time every expected route was correct, once it is (the tracker is looked at every 100 ms); rejects after `timeoutMs` by `now`. */
-export async function convergence(tracker: ConvergenceTracker, timeoutMs: number, now: () => number = Date.now): Promise<number> {
-  const deadline = now() + timeoutMs;
-  while (tracker.convergedAt === undefined) {
-    if (now() > deadline) throw new Error(`only ${tracker.correctCount} of ${tracker.expectedCount} routes correct after ${Math.round(timeoutMs / 1000)} s`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  return tracker.convergedAt;
-}
