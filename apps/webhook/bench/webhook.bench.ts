@@ -88,10 +88,9 @@ async function measure(name: string, start: () => Promise<Target>, path: string)
     await load(port, path, { duration: 2 }); // warm-up: JIT, TLS sessions
     const cpuBefore = processCpuSeconds(pid);
     const max = await load(port, path, {});
-    const cpuUsed = processCpuSeconds(pid) - cpuBefore;
-    const cpuBeforePaced = processCpuSeconds(pid);
+    const cpuAfterMax = processCpuSeconds(pid);
     const fixed = await pacedLoad({ port, path, body, rate: FIXED_RATE, durationS: DURATION_S, connections: CONNECTIONS });
-    const cpuUsedPaced = processCpuSeconds(pid) - cpuBeforePaced;
+    const cpuAfterPaced = processCpuSeconds(pid);
     await new Promise((resolve) => setTimeout(resolve, SETTLE_S * 1000));
     return {
       name,
@@ -100,8 +99,8 @@ async function measure(name: string, start: () => Promise<Target>, path: string)
       p99AtRate: fixed.p99,
       achievedRate: fixed.achievedRate,
       errors: max.errors + max.non2xx + fixed.errors,
-      cpuMicrosPerRequest: Math.round((cpuUsed * 1e6) / max.requests.total),
-      cpuMicrosPerRequestAtRate: Math.round((cpuUsedPaced * 1e6) / Math.max(1, fixed.completed + fixed.errors)),
+      cpuMicrosPerRequest: Math.round(((cpuAfterMax - cpuBefore) * 1e6) / max.requests.total),
+      cpuMicrosPerRequestAtRate: Math.round(((cpuAfterPaced - cpuAfterMax) * 1e6) / Math.max(1, fixed.completed + fixed.errors)),
       settledRssMb: memoryMiB(pid, 'VmRSS'),
       peakRssMb: memoryMiB(pid, 'VmHWM'),
     };
